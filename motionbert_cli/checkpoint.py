@@ -179,8 +179,7 @@ def load_model(path: str | os.PathLike, *, num_heads: int | None = None, task: s
     path: official `.bin` (keys under 'model_pos' or 'model', with or without 'module.'), a bare state dict,
         or a file written by `save_model`.
     num_heads: attention heads (not recoverable from shapes; default: from our file, else 8).
-    task: expected task ('pose3d', 'action', 'mesh'); a different one raises CheckpointError. An action or
-        mesh checkpoint loaded with task='pose3d' gives its backbone (with its 3D head).
+    task: expected task ('pose3d', 'action', 'mesh'); a different one raises CheckpointError.
     overrides: DSTformerConfig fields that shapes do not determine (e.g. norm_eps, drop_path_rate).
     """
     source = str(path)
@@ -198,11 +197,7 @@ def load_model(path: str | os.PathLike, *, num_heads: int | None = None, task: s
         sd = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
         found = "pose3d"
     if task is not None and task != found:
-        if task == "pose3d" and found in ("action", "mesh"):
-            sd = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
-            found = "pose3d"
-        else:
-            raise CheckpointError(f"{source} is a {found} model, but a {task} model is needed here")
+        raise CheckpointError(f"{source} is a {found} model, but a {task} model is needed here")
     prefix = "" if found == "pose3d" else "backbone."
     cfg = infer_config(sd, prefix, num_heads)
     if overrides:
@@ -247,6 +242,7 @@ def save_model(model: nn.Module, path: str | os.PathLike, meta: dict | None = No
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)
     try:
         torch.save(obj, tmp)
         os.replace(tmp, path)

@@ -1,0 +1,97 @@
+"""Result files: motion.npz, motion.json and one CSV per person, all written into a staging folder first.
+
+`OutputDir` collects files in `<out>.partial-XXXX/` beside the output folder and moves them into place only
+when the whole run succeeded, so a failure leaves neither a half-written file nor a half-finished set.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .keypoints import H36M_JOINTS
+
+
+class OutputDir:
+    def __init__(self, out: str | os.PathLike):
+        self.out = Path(out)
+        parent = self.out.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self.stage = Path(tempfile.mkdtemp(prefix=self.out.name + ".partial-", dir=parent))
+        except OSError as e:
+            raise UserError(f"cannot write to output folder {self.out}: {e.strerror}. Pick another with -o") from None
+        if self.out.exists() and not self.out.is_dir():
+            shutil.rmtree(self.stage, ignore_errors=True)
+            raise UserError(f"output path {self.out} exists and is not a folder. Pick another with -o")
+
+    def path(self, name: str) -> Path:
+        return self.stage / name
+
+    def commit(self) -> Path:
+        self.out.mkdir(parents=True, exist_ok=True)
+        for f in sorted(self.stage.iterdir()):
+            os.replace(f, self.out / f.name)
+        shutil.rmtree(self.stage, ignore_errors=True)
+        return self.out
+
+    def abort(self) -> None:
+        shutil.rmtree(self.stage, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def write_motion(outdir: OutputDir, *, joints3d: np.ndarray, keypoints2d: np.ndarray, track_ids: list[int],
+                 fps: float, frame_size: tuple[int, int], units: str, extra: dict | None = None) -> None:
+    """joints3d [P, T, 17, 3] (NaN where a person is absent), keypoints2d [P, T, 17, 3] (pixels + confidence).
+
+    Writes motion.npz, motion.json and person_<id>.csv (frame, joint, x, y, z; absent frames omitted).
+    """
+    extra = extra or {}
+    arrays = {
+        "joints3d": joints3d.astype(np.float32),
+        "keypoints2d": keypoints2d.astype(np.float32),
+        "track_ids": np.asarray(track_ids, np.int64),
+        "fps": np.float32(fps),
+        "frame_size": np.asarray(frame_size, np.int64),
+        "joint_names": np.asarray(H36M_JOINTS),
+        "units": np.asarray(units),
+        **{k: (np.asarray(v) if not isinstance(v, np.ndarray) else v) for k, v in extra.items()},
+    }
+    np.savez_compressed(outdir.path("motion.npz"), **arrays)
+
+    def clean(a):
+        a = np.asarray(a, np.float64)
+        return np.where(np.isfinite(a), np.round(a, 5), None).tolist()
+
+    doc = {
+        "fps": float(fps), "frame_size": [int(frame_size[0]), int(frame_size[1])], "units": units,
+        "joint_names": H36M_JOINTS, "track_ids": [int(t) for t in track_ids],
+        "joints3d": clean(joints3d), "keypoints2d": clean(keypoints2d),
+        **{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in extra.items()},
+    }
+    with open(outdir.path("motion.json"), "w") as f:
+        json.dump(doc, f, separators=(",", ":"))
+    for p, tid in enumerate(track_ids):
+        with open(outdir.path(f"person_{tid}.csv"), "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["frame", "time_s", "joint", "x", "y", "z"])
+            for t in range(joints3d.shape[1]):
+                if not np.isfinite(joints3d[p, t]).all():
+                    continue
+                for j, name in enumerate(H36M_JOINTS):
+                    x, y, z = joints3d[p, t, j]
+                    w.writerow([t, f"{t / fps:.4f}", name, f"{x:.5f}", f"{y:.5f}", f"{z:.5f}"])

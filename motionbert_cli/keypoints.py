@@ -1,0 +1,159 @@
+"""Keypoint formats and the normalisations MotionBERT expects.
+
+All arrays are numpy, [..., T, J, C] with C = (x, y, confidence) for 2D or (x, y, z) for 3D.
+H36M-17 order (MotionBERT's): see H36M_JOINTS.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+H36M_JOINTS = ["pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+               "spine", "thorax", "nose", "head", "left_shoulder", "left_elbow", "left_wrist",
+               "right_shoulder", "right_elbow", "right_wrist"]
+# Bones as (parent, child) for drawing; the first joint of each pair is nearer the pelvis.
+H36M_BONES = [(0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10),
+              (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16)]
+H36M_LEFT = [4, 5, 6, 11, 12, 13]
+H36M_RIGHT = [1, 2, 3, 14, 15, 16]
+# Left/right swap permutation (flip augmentation).
+H36M_FLIP_PERM = list(range(17))
+for _l, _r in zip(H36M_LEFT, H36M_RIGHT):
+    H36M_FLIP_PERM[_l], H36M_FLIP_PERM[_r] = _r, _l
+
+COCO_JOINTS = ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+               "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+               "right_knee", "left_ankle", "right_ankle"]
+
+
+def coco_to_h36m(x: np.ndarray) -> np.ndarray:
+    """COCO-17 [..., 17, C] -> H36M-17 [..., 17, C], as MotionBERT's NTU pipeline does.
+
+    Synthesised joints (pelvis, spine, thorax, head) average their sources, confidence included, so a joint
+    built from a missing keypoint gets a lowered confidence.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.zeros(x.shape[:-2] + (17, x.shape[-1]))
+    y[..., 0, :] = (x[..., 11, :] + x[..., 12, :]) * 0.5
+    y[..., 1, :] = x[..., 12, :]
+    y[..., 2, :] = x[..., 14, :]
+    y[..., 3, :] = x[..., 16, :]
+    y[..., 4, :] = x[..., 11, :]
+    y[..., 5, :] = x[..., 13, :]
+    y[..., 6, :] = x[..., 15, :]
+    y[..., 8, :] = (x[..., 5, :] + x[..., 6, :]) * 0.5
+    y[..., 7, :] = (y[..., 0, :] + y[..., 8, :]) * 0.5
+    y[..., 9, :] = x[..., 0, :]
+    y[..., 10, :] = (x[..., 1, :] + x[..., 2, :]) * 0.5
+    y[..., 11, :] = x[..., 5, :]
+    y[..., 12, :] = x[..., 7, :]
+    y[..., 13, :] = x[..., 9, :]
+    y[..., 14, :] = x[..., 6, :]
+    y[..., 15, :] = x[..., 8, :]
+    y[..., 16, :] = x[..., 10, :]
+    return y
+
+
+def halpe_to_h36m(x: np.ndarray) -> np.ndarray:
+    """Halpe-26 (AlphaPose) [..., 26, C] -> H36M-17 [..., 17, C], as MotionBERT's in-the-wild demo does."""
+    x = np.asarray(x, dtype=np.float64)
+    src = [19, 12, 14, 16, 11, 13, 15, None, 18, 0, 17, 5, 7, 9, 6, 8, 10]
+    y = np.zeros(x.shape[:-2] + (17, x.shape[-1]))
+    for j, s in enumerate(src):
+        if s is not None:
+            y[..., j, :] = x[..., s, :]
+    y[..., 7, :] = (x[..., 18, :] + x[..., 19, :]) * 0.5
+    return y
+
+
+def to_h36m(x: np.ndarray) -> np.ndarray:
+    """Any supported layout ([..., 17|26, C]; 17 is taken as COCO) -> H36M-17."""
+    J = x.shape[-2]
+    if J == 17:
+        return coco_to_h36m(x)
+    if J == 26:
+        return halpe_to_h36m(x)
+    raise ValueError(f"unsupported keypoint layout with {J} joints: expected COCO-17 or Halpe-26")
+
+
+def crop_scale(motion: np.ndarray, ratio: float = 1.0, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """Normalise 2D [..., J, 3] (x, y, conf) to [-1, 1] by the bounding box of all confident joints.
+
+    The square box is max(width, height) * ratio, centred on the joints (shifted by `offset` * box size),
+    as MotionBERT's `crop_scale`; a 3rd coordinate other than confidence (3D depth) is scaled by the same
+    factor. Returns zeros when fewer than 4 joints are confident (nothing to normalise by).
+    """
+    return apply_crop(motion, crop_box(motion, ratio, offset))
+
+
+def crop_box(motion: np.ndarray, ratio: float = 1.0, offset: tuple[float, float] = (0.0, 0.0)):
+    """(x0, y0, size) of the square box crop_scale uses, or None when fewer than 4 joints are confident."""
+    valid = motion[motion[..., 2] != 0][:, :2]
+    if len(valid) < 4:
+        return None
+    (xmin, ymin), (xmax, ymax) = valid.min(0), valid.max(0)
+    size = max(xmax - xmin, ymax - ymin) * ratio
+    if size == 0:
+        return None
+    x0 = (xmin + xmax - size) / 2 + offset[0] * size
+    y0 = (ymin + ymax - size) / 2 + offset[1] * size
+    return float(x0), float(y0), float(size)
+
+
+def apply_crop(motion: np.ndarray, box, depth: bool = False) -> np.ndarray:
+    """Map pixels into the box's [-1, 1] frame. With depth=True the 3rd channel is a depth in pixels
+    (scaled, not clipped); otherwise it is a confidence (kept)."""
+    if box is None:
+        return np.zeros(motion.shape, dtype=np.float32)
+    x0, y0, size = box
+    out = np.array(motion, dtype=np.float32, copy=True)
+    out[..., 0] = (motion[..., 0] - x0) / size * 2 - 1
+    out[..., 1] = (motion[..., 1] - y0) / size * 2 - 1
+    if depth:
+        out[..., 2] = motion[..., 2] / size * 2
+    else:
+        out[..., :2] = np.clip(out[..., :2], -1, 1)
+    return out
+
+
+def pixel_normalise(motion: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+    """The official demo's --pixel mode: centre on the frame and divide by min(w, h) / 2."""
+    w, h = frame_size
+    out = np.array(motion, dtype=np.float32, copy=True)
+    out[..., :2] = (motion[..., :2] - np.array([w, h]) / 2.0) / (min(w, h) / 2.0)
+    return out
+
+
+def pixel_denormalise(joints: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+    """Inverse of pixel_normalise for 3D output (z scaled like x and y)."""
+    w, h = frame_size
+    out = np.asarray(joints, dtype=np.float32) * (min(w, h) / 2.0)
+    out[..., :2] += np.array([w, h], dtype=np.float32) / 2.0
+    return out
+
+
+def flip_h36m(x):
+    """Mirror left/right: negate x and swap left and right joints. Works on numpy arrays and torch tensors."""
+    y = x[..., H36M_FLIP_PERM, :]
+    y = y.clone() if hasattr(y, "clone") else y.copy()
+    y[..., 0] = -y[..., 0]
+    return y
+
+
+def fill_gaps(kpts: np.ndarray, max_gap: int = 10) -> np.ndarray:
+    """Interpolate joints missing (confidence 0) for at most `max_gap` frames between two detections.
+
+    kpts [T, J, 3] pixels + confidence. Filled joints get half the smaller neighbouring confidence; longer
+    gaps and the ends stay at confidence 0.
+    """
+    out = np.array(kpts, dtype=np.float32, copy=True)
+    T, J, _ = out.shape
+    for j in range(J):
+        ok = np.flatnonzero(out[:, j, 2] > 0)
+        if len(ok) < 2:
+            continue
+        for a, b in zip(ok[:-1], ok[1:]):
+            if 1 < b - a <= max_gap + 1:
+                t = (np.arange(a + 1, b) - a) / (b - a)
+                out[a + 1:b, j, :2] = out[a, j, :2] * (1 - t[:, None]) + out[b, j, :2] * t[:, None]
+                out[a + 1:b, j, 2] = 0.5 * min(out[a, j, 2], out[b, j, 2])
+    return out

@@ -1,0 +1,85 @@
+"""2D -> 3D lifting of sequences of any length with overlapping, blended windows.
+
+A sequence longer than the model's window (its maxlen, 243 for official models) is cut into windows that
+overlap by at least a third; each frame's 3D is the weighted mean of the windows that contain it, with
+weights that fall towards window edges (where the network sees the least context), so there are no seams.
+Flip test-time augmentation averages the prediction with the mirrored prediction of the mirrored input.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .keypoints import flip_h36m
+
+
+def window_starts(T: int, window: int, stride: int) -> list[int]:
+    """Start frames covering [0, T) with windows of `window` frames; the last one ends at T."""
+    if T <= window:
+        return [0]
+    starts = list(range(0, T - window, stride))
+    starts.append(T - window)
+    return starts
+
+
+def blend_weights(window: int) -> np.ndarray:
+    """Per-frame weights of one window: 1 in the middle, falling linearly to a small floor at the edges."""
+    ramp = np.minimum(np.arange(window) + 1, np.arange(window, 0, -1)) / (window / 3)
+    return np.clip(ramp, 0.05, 1.0).astype(np.float32)
+
+
+def autocast_context(device: torch.device, precision: str):
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    if precision == "fp16":
+        return torch.autocast(device_type=device.type, dtype=torch.float16)
+    raise ValueError(f"precision must be fp32, bf16 or fp16, got {precision!r}")
+
+
+@torch.no_grad()
+def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, batch_size: int = 4,
+                  precision: str = "fp32", stride: int | None = None,
+                  fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                  flip_output: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                  progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Run `model` over a whole sequence.
+
+    x: [T, 17, 3] normalised 2D + confidence. Returns [T, 17, C] float32 (C = model output channels).
+    fn: what to call per window batch [B, W, 17, 3] -> [B, W, ...] (default: model itself).
+    flip_output: how to mirror an output back (default: flip_h36m, right for joint outputs).
+    progress: called with the number of windows finished after each batch.
+    """
+    fn = fn or model
+    flip_output = flip_output or flip_h36m
+    device = next(model.parameters()).device
+    window = model.cfg.maxlen
+    T = x.shape[0]
+    W = min(T, window)
+    stride = stride or max(1, (2 * W) // 3)
+    starts = window_starts(T, W, stride)
+    weights = blend_weights(W) if len(starts) > 1 else np.ones(W, np.float32)
+    acc = None
+    wsum = np.zeros(T, np.float32)
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    for b in range(0, len(starts), batch_size):
+        chunk = starts[b:b + batch_size]
+        inp = torch.stack([xt[s:s + W] for s in chunk]).to(device)
+        with autocast_context(device, precision):
+            out = fn(inp).float()
+            if flip:
+                out = (out + flip_output(fn(flip_h36m(inp)).float())) / 2
+        out = out.cpu().numpy()
+        if acc is None:
+            acc = np.zeros((T,) + out.shape[2:], np.float32)
+        for k, s in enumerate(chunk):
+            w = weights.reshape((W,) + (1,) * (out.ndim - 2))
+            acc[s:s + W] += out[k] * w
+            wsum[s:s + W] += weights
+        if progress:
+            progress(len(chunk))
+    return acc / wsum.reshape((T,) + (1,) * (acc.ndim - 1))

@@ -1,0 +1,249 @@
+"""From a video to results: the stages `motionbert pose3d` (and `action`, `mesh`) share.
+
+video --decode/detect/track--> Tracks (COCO-17 pixels) --to H36M, gap filling, normalisation--> [T, 17, 3]
+      --lift in blended windows--> 3D --> files (export.py) and videos (render.py)
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .keypoints import crop_box, apply_crop, fill_gaps, pixel_denormalise, pixel_normalise, to_h36m
+
+# models/ beside the package (editable installs and source checkouts).
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_POSE3D = "motionbert_cpu_pose3d.bin"
+OFFICIAL_HELP = ("official MotionBERT weights: https://github.com/Walter0807/MotionBERT#model-zoo "
+                 "(e.g. FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin)")
+
+# Mean limb lengths of an adult (metres; thigh, shin, upper arm, forearm, as in Human3.6M's subjects):
+# the network's 3D has no absolute scale, so metric output is scaled to match them.
+_LIMBS = [(1, 2), (2, 3), (4, 5), (5, 6), (11, 12), (12, 13), (14, 15), (15, 16)]
+_LIMB_METRES = np.array([0.45, 0.44, 0.45, 0.44, 0.28, 0.25, 0.28, 0.25])
+
+
+def default_checkpoint() -> Path:
+    """The pose3d model shipped with the package (models/ in the source tree)."""
+    p = MODELS_DIR / DEFAULT_POSE3D
+    if p.is_file():
+        return p
+    raise UserError(f"no --checkpoint given and the default model {DEFAULT_POSE3D} is not installed; "
+                    f"reinstall motionbert-cli or pass --checkpoint ({OFFICIAL_HELP})")
+
+
+def write_json_atomic(path, obj) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o644)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=1, default=float)
+    os.replace(tmp, path)
+
+
+def metric_scale(joints: np.ndarray) -> float:
+    """Factor that brings network-unit joints [T, 17, 3] to metres, from median limb lengths."""
+    lengths = np.linalg.norm(joints[:, [a for a, _ in _LIMBS]] - joints[:, [b for _, b in _LIMBS]], axis=-1)
+    med = np.nanmedian(lengths, axis=0)
+    ok = np.isfinite(med) & (med > 1e-6)
+    if not ok.any():
+        return 1.0
+    return float(np.median(_LIMB_METRES[ok] / med[ok]))
+
+
+@dataclass
+class Pose3dOptions:
+    video: Path
+    out: Path | None = None
+    checkpoint: Path | None = None
+    heads: int | None = None
+    detector: str | None = None
+    keypoints: Path | None = None
+    person: str = "auto"
+    device: str = "cpu"
+    precision: str = "fp32"
+    flip: bool = True
+    pixel: bool = False
+    render: bool = True
+    imgsz: int = 640
+    min_frames: int = 10
+    batch_size: int = 4
+    timing: dict = field(default_factory=dict)
+
+
+class Stages:
+    """Rich progress bars with frames/s, one per stage, and wall time per stage for the summary."""
+
+    def __init__(self, console):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self.progress = Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=console)
+        self.timing: dict[str, float] = {}
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *a):
+        return self.progress.__exit__(*a)
+
+    def stage(self, name: str, total: int | None, unit: str = "frames"):
+        task = self.progress.add_task(name, total=total, rate="")
+        t0 = time.perf_counter()
+        done = [0]
+
+        def advance(n: int = 1):
+            done[0] += n
+            dt = time.perf_counter() - t0
+            self.progress.update(task, advance=n, rate=f"{done[0] / max(dt, 1e-9):.1f} {unit}/s")
+            self.timing[name] = dt
+
+        def finish():
+            self.timing[name] = time.perf_counter() - t0
+            self.progress.update(task, total=done[0] or total, completed=done[0] or total)
+
+        return advance, finish
+
+
+def get_tracks(video_info, keypoints: Path | None, detector: str | None, device: str, imgsz: int, stages: Stages):
+    """COCO/Halpe keypoint tracks for the video: from a keypoint file, or by detection and tracking."""
+    from .detect import PoseDetector, detect_video, read_keypoints_file, stitch_tracks
+    from .video import read_frames
+
+    if keypoints is not None:
+        tracks = read_keypoints_file(keypoints, video_info.frames if video_info else None)
+    else:
+        det = PoseDetector(detector, device=device, imgsz=imgsz)
+        advance, finish = stages.stage("detect", video_info.frames)
+        tracks = detect_video(read_frames(video_info.path), video_info.frames, det, advance)
+        finish()
+    if video_info is not None and tracks.num_frames > video_info.frames:
+        video_info.frames = tracks.num_frames
+    fps = video_info.fps if video_info else 30.0
+    return stitch_tracks(tracks, fps)
+
+
+def prepare_person(kpts: np.ndarray, frame_size: tuple[int, int], pixel: bool):
+    """COCO/Halpe pixels [T, J, 3] -> (H36M pixels [T, 17, 3], normalised [T, 17, 3], box or None).
+
+    Gaps of up to 10 frames are interpolated; the normalisation is the official demo's: the bounding box of
+    all confident joints over the clip mapped to [-1, 1] (crop_scale), or the frame (--pixel).
+    """
+    h36 = fill_gaps(to_h36m(kpts).astype(np.float32))
+    if pixel:
+        return h36, pixel_normalise(h36, frame_size), None
+    box = crop_box(h36)
+    if box is None:
+        raise UserError("too few confident keypoints to normalise this person (need 4 or more)")
+    return h36, apply_crop(h36, box), box
+
+
+def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
+    from .checkpoint import load_model
+
+    ckpt = checkpoint or default_checkpoint()
+    model = load_model(ckpt, task="pose3d", num_heads=heads, device=device)
+    if model.cfg.dim_out != 3:
+        raise UserError(f"{ckpt}: its output head gives {model.cfg.dim_out} channels, not 3D joints")
+    return model
+
+
+def run_pose3d(opts: Pose3dOptions, console) -> Path:
+    import torch
+
+    from .export import OutputDir, write_motion
+    from .lift import lift_sequence
+    from .video import probe
+
+    t_start = time.perf_counter()
+    info = probe(opts.video)
+    out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
+    model = load_pose3d(opts.checkpoint, opts.heads, opts.device)  # fail fast, before detection
+    n_threads = os.cpu_count() or 1
+    with OutputDir(out) as outdir, Stages(console) as stages:
+        tracks = get_tracks(info, opts.keypoints, opts.detector, opts.device, opts.imgsz, stages)
+        from .detect import select_tracks
+
+        sel = select_tracks(tracks, opts.person, opts.min_frames)
+        torch.set_num_threads(n_threads)
+        T = tracks.num_frames
+        P = len(sel)
+        joints = np.full((P, T, 17, 3), np.nan, np.float32)
+        raw = np.full((P, T, 17, 3), np.nan, np.float32)
+        kp2d = np.zeros((P, T, 17, 3), np.float32)
+        scales = np.ones(P, np.float32)
+        segs = [tracks.span(i) for i in sel]
+        window = model.cfg.maxlen
+        n_windows = sum(1 if e - s <= window else -(-(e - s - window) // max(1, (2 * window) // 3)) + 1
+                        for s, e in segs)
+        advance, finish = stages.stage("lift", n_windows, "windows")
+        for p, (i, (s, e)) in enumerate(zip(sel, segs)):
+            if e - s < 2:
+                raise UserError(f"track {tracks.ids[i]} is visible in only {e - s} frame: lifting needs at least "
+                                f"2 frames (is the clip a single image?)")
+            h36, x, box = prepare_person(tracks.kpts[i][s:e], info.size, opts.pixel)
+            y = lift_sequence(model, x, flip=opts.flip, precision=opts.precision, batch_size=opts.batch_size,
+                              progress=advance)
+            present = h36[..., 2].max(-1) > 0
+            y[~present] = np.nan
+            kp2d[p, s:e] = h36
+            raw[p, s:e] = y
+            if opts.pixel:
+                joints[p, s:e] = pixel_denormalise(y, info.size)
+            else:
+                scales[p] = metric_scale(y)
+                joints[p, s:e] = y * scales[p]
+        finish()
+        units = "pixels (x right, y down, z depth; camera frame)" if opts.pixel else \
+            "metres (x right, y down, z away from the camera; scale from average adult limb lengths)"
+        ids = [tracks.ids[i] for i in sel]
+        t0 = time.perf_counter()
+        write_motion(outdir, joints3d=joints, keypoints2d=kp2d, track_ids=ids, fps=info.fps, frame_size=info.size,
+                     units=units, extra={"joints3d_network": raw, "metric_scale": scales,
+                                         "checkpoint": str(model.source)})
+        stages.timing["write"] = time.perf_counter() - t0
+        if opts.render:
+            render_pose3d_videos(outdir, info, kp2d, joints, ids, stages)
+        stages.timing["total"] = time.perf_counter() - t_start
+        opts.timing.update(stages.timing)
+        write_json_atomic(outdir.path("timing.json"), {**stages.timing, "frames": T, "people": P})
+    console.print(f"[green]wrote[/] {out} ({P} {'person' if P == 1 else 'people'}, {T} frames): "
+                  + ", ".join(f"{k} {v:.1f}s" for k, v in stages.timing.items()))
+    return Path(out)
+
+
+def render_pose3d_videos(outdir, info, kp2d: np.ndarray, joints: np.ndarray, ids: list[int], stages: Stages) -> None:
+    """overlay.mp4 (2D skeletons over the video) and skeleton3d.mp4 (video | 3D view), one decode pass."""
+    import cv2
+
+    from .render import SkeletonView, draw_skeleton_2d, person_colour
+    from .video import VideoWriter, read_frames
+
+    T = kp2d.shape[1]
+    colours = [person_colour(k) for k in range(len(ids))]
+    panel_h = min(info.height, 720)
+    panel_w = int(round(info.width * panel_h / info.height))
+    view = SkeletonView(joints, panel_h)
+    advance, finish = stages.stage("render", T)
+    with VideoWriter(outdir.path("overlay.mp4"), info.size, info.fps) as ov, \
+            VideoWriter(outdir.path("skeleton3d.mp4"), (panel_w + panel_h, panel_h), info.fps) as sk:
+        for t, frame in enumerate(read_frames(info.path)):
+            if t >= T:
+                break
+            for p in range(len(ids)):
+                draw_skeleton_2d(frame, kp2d[p, t], colours[p], label=f"#{ids[p]}")
+            ov.write(frame)
+            small = cv2.resize(frame, (panel_w, panel_h), interpolation=cv2.INTER_AREA)
+            sk.write(np.concatenate([small, view.draw(joints[:, t], colours)], axis=1))
+            advance(1)
+    finish()

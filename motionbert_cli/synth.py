@@ -1,0 +1,147 @@
+"""Training pairs from 3D motion: random virtual cameras, detector-like 2D, MotionBERT-style masking.
+
+sample() returns x [T, 17, 3] (normalised 2D + confidence, as `motionbert pose3d` feeds the network) and
+y [T, 17, 3] (the target: x, y aligned with the 2D, z = depth relative to the pelvis, same scale).
+The 2D normalisation is the one inference uses (`keypoints.crop_scale` over the clip), with a random box
+ratio and offset so the network also sees people that fill only part of the box.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .keypoints import H36M_BONES, H36M_FLIP_PERM, apply_crop, crop_box
+from .mocap import Motion, PairedClip
+
+
+@dataclass
+class AugmentConfig:
+    fps_range: tuple[float, float] = (20.0, 60.0)
+    elevation_deg: tuple[float, float] = (-15.0, 45.0)
+    distance_m: tuple[float, float] = (2.5, 12.0)
+    fov_deg: tuple[float, float] = (30.0, 90.0)
+    bone_scale: float = 0.12          # per-bone length factor drawn from 1 +- this (left/right alike)
+    flip_p: float = 0.5
+    noise_px: float = 0.012           # detector jitter, as a fraction of the person's box size
+    outlier_p: float = 0.01           # chance a joint is badly misplaced in a frame
+    mask_joint_p: float = 0.05        # MotionBERT pretraining: 15% joints / 50% frames; milder for lifting
+    mask_frame_p: float = 0.02
+    box_ratio: tuple[float, float] = (1.0, 1.4)
+
+
+def _resample(j: np.ndarray, src_fps: float, dst_fps: float, T: int, rng: np.random.Generator) -> np.ndarray:
+    """T frames at dst_fps from a clip at src_fps (linear interpolation; ping-pong when too short)."""
+    n = j.shape[0]
+    step = src_fps / dst_fps
+    need = (T - 1) * step
+    if n - 1 >= need:
+        start = rng.uniform(0, n - 1 - need)
+        t = start + np.arange(T) * step
+    else:
+        t = np.arange(T) * step
+        period = 2 * max(n - 1, 1)
+        t = np.mod(t + rng.uniform(0, period), period)
+        t = np.where(t > n - 1, period - t, t)
+    i0 = np.clip(np.floor(t).astype(int), 0, n - 1)
+    i1 = np.clip(i0 + 1, 0, n - 1)
+    w = (t - i0)[:, None, None]
+    return j[i0] * (1 - w) + j[i1] * w
+
+
+def _scale_bones(j: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    if amount <= 0:
+        return j
+    out = j.copy()
+    factors = {}
+    for parent, child in H36M_BONES:  # parent-first order: each child moves with its rebuilt parent
+        key = (min(parent, H36M_FLIP_PERM[parent]), min(child, H36M_FLIP_PERM[child]))
+        if key not in factors:
+            factors[key] = 1 + rng.uniform(-amount, amount)
+        out[:, child] = out[:, parent] + (j[:, child] - j[:, parent]) * factors[key]
+    return out
+
+
+def _look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """World->camera rotation (rows: camera x right, y down, z forward) for a Y-up world."""
+    z = target - eye
+    z /= np.linalg.norm(z)
+    x = np.cross(z, np.array([0.0, 1.0, 0.0]))  # right = forward x up  (y down in the image)
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    return np.stack([x, y, z])
+
+
+def project(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentConfig,
+            image_size: float = 1000.0) -> tuple[np.ndarray, np.ndarray]:
+    """Random camera -> (2D pixels [T, 17, 2], pixel-scaled 3D [T, 17, 3] with z relative to the pelvis)."""
+    centre = joints_world[:, 0].mean(0)
+    az = rng.uniform(0, 2 * np.pi)
+    el = np.deg2rad(rng.uniform(*aug.elevation_deg))
+    extent = np.ptp(joints_world[:, 0, [0, 2]], axis=0).max() if len(joints_world) > 1 else 0.0
+    dist = rng.uniform(*aug.distance_m) + extent  # keep the whole path in front of the camera
+    eye = centre + dist * np.array([np.cos(el) * np.cos(az), np.sin(el), np.cos(el) * np.sin(az)])
+    R = _look_at(eye, centre + np.array([0, rng.uniform(-0.3, 0.3), 0]))
+    cam = (joints_world - eye) @ R.T
+    Z = np.maximum(cam[..., 2:3], 0.3)
+    f = image_size / 2 / np.tan(np.deg2rad(rng.uniform(*aug.fov_deg)) / 2)
+    uv = f * cam[..., :2] / Z + image_size / 2
+    root_z = Z[:, :1]
+    depth = f * (cam[..., 2:3] - cam[:, :1, 2:3]) / root_z
+    return uv, np.concatenate([uv, depth], axis=-1)
+
+
+def make_pair(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
+    """One (x, y) pair from a [T, 17, 3] world clip (already at the target frame rate)."""
+    j = _scale_bones(joints_world, rng, aug.bone_scale)
+    if rng.random() < aug.flip_p:  # a mirrored world is a new, equally valid motion
+        j = j[:, H36M_FLIP_PERM] * np.array([-1.0, 1.0, 1.0])
+    uv, target = project(j, rng, aug)
+    T = uv.shape[0]
+    # Detector-like 2D: jitter proportional to the person's size, rare outliers, confidence that tracks error.
+    size = max(np.ptp(uv[..., 0]), np.ptp(uv[..., 1]), 1.0)
+    per_joint = aug.noise_px * size * rng.uniform(0.2, 1.5, size=(1, 17, 1))
+    err = rng.normal(0, 1, size=uv.shape) * per_joint
+    outlier = rng.random((T, 17, 1)) < aug.outlier_p
+    err = err + outlier * rng.normal(0, 0.15 * size, size=uv.shape)
+    uv_noisy = uv + err
+    err_norm = np.linalg.norm(err, axis=-1) / size
+    conf = np.clip(1.0 - 4 * err_norm + rng.normal(0, 0.05, size=err_norm.shape), 0.05, 1.0)
+    x = np.concatenate([uv_noisy, conf[..., None]], axis=-1)
+    mask = (rng.random((T, 17)) < aug.mask_joint_p) | (rng.random((T, 1)) < aug.mask_frame_p)
+    x[mask] = 0.0
+    ratio = rng.uniform(*aug.box_ratio)
+    slack = (ratio - 1) / 2
+    box = crop_box(x, ratio, (rng.uniform(-slack, slack), rng.uniform(-slack, slack)))
+    if box is None:  # everything masked: fall back to the clean box
+        box = crop_box(np.concatenate([uv, np.ones_like(uv[..., :1])], -1), ratio)
+    x = apply_crop(x, box)
+    x[mask] = 0.0
+    y = apply_crop(target, box, depth=True)
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+class Sampler:
+    """Draws training pairs from motions (weighted by duration) and ready-made paired clips."""
+
+    def __init__(self, motions: list[Motion], paired: list[PairedClip] | None = None,
+                 aug: AugmentConfig | None = None):
+        self.motions = motions
+        self.paired = paired or []
+        self.aug = aug or AugmentConfig()
+        secs = np.array([m.joints.shape[0] / m.fps for m in motions], float)
+        self.p = secs / secs.sum() if len(secs) else None
+
+    def sample(self, rng: np.random.Generator, T: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.paired and (not self.motions or rng.random() < 0.5):
+            c = self.paired[rng.integers(len(self.paired))]
+            s = rng.integers(0, max(1, c.x2d.shape[0] - T + 1))
+            return c.x2d[s:s + T], c.y3d[s:s + T]
+        m = self.motions[rng.choice(len(self.motions), p=self.p)]
+        dst = rng.uniform(*self.aug.fps_range)
+        clip = _resample(m.joints.astype(np.float64), m.fps, dst, T, rng)
+        return make_pair(clip, rng, self.aug)
+
+    def batch(self, rng: np.random.Generator, B: int, T: int) -> tuple[np.ndarray, np.ndarray]:
+        xs, ys = zip(*(self.sample(rng, T) for _ in range(B)))
+        return np.stack(xs), np.stack(ys)

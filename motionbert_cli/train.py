@@ -1,0 +1,217 @@
+"""Training the DSTformer to lift 2D to 3D (MotionBERT's pose3d stage), on one process or under torchrun.
+
+Losses as MotionBERT: 3D position (MPJPE) + lambda_scale * N-MPJPE + lambda_velocity * velocity error.
+Data: any mix that `mocap.load_training_data` reads; 2D comes from `synth.Sampler` (random cameras, noise,
+masks, flips, bone scaling). An "epoch" is a fixed number of sampled batches, since sampling never runs out.
+
+Under `torchrun --nproc-per-node N motionbert train pose3d ...` each process samples its own batches (seeded by
+rank) and gradients are averaged by DistributedDataParallel; only rank 0 writes files.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import UserError
+from .model import DSTformer, DSTformerConfig, count_parameters
+from .synth import AugmentConfig, Sampler
+
+
+@dataclass
+class TrainConfig:
+    # model (ignored with --init, which brings its own architecture)
+    dim_feat: int = 96
+    dim_rep: int = 192
+    depth: int = 4
+    num_heads: int = 8
+    mlp_ratio: float = 2.0
+    maxlen: int = 81
+    # optimisation
+    epochs: int = 10
+    steps_per_epoch: int = 100
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    lr_min_ratio: float = 0.05   # cosine decay to lr * this
+    warmup_steps: int = 50
+    grad_clip: float = 1.0
+    precision: str = "bf16"      # autocast dtype for the forward pass (fp32 master weights)
+    short_clip_p: float = 0.2    # share of batches with a random shorter length (inference sees short clips)
+    # losses
+    lambda_scale: float = 0.5
+    lambda_velocity: float = 20.0
+    seed: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    @classmethod
+    def from_file(cls, path: str | Path | None, **overrides) -> "TrainConfig":
+        data: dict = {}
+        if path:
+            p = Path(path)
+            if not p.is_file():
+                raise UserError(f"config file not found: {p}")
+            try:
+                data = json.loads(p.read_text())
+            except json.JSONDecodeError as e:
+                raise UserError(f"{p} is not valid JSON: {e}") from None
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise UserError(f"unknown training options {sorted(unknown)}; known: {sorted(known)}")
+        aug = data.pop("augment", {}) or {}
+        aug_known = {f.name for f in fields(AugmentConfig)}
+        if set(aug) - aug_known:
+            raise UserError(f"unknown augment options {sorted(set(aug) - aug_known)}; known: {sorted(aug_known)}")
+        return cls(**data, augment=AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}))
+
+
+def loss_terms(pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
+    """pred, gt [B, T, J, 3] -> {'mpjpe', 'n_mpjpe', 'velocity'} (network units)."""
+    out = {"mpjpe": (pred - gt).norm(dim=-1).mean()}
+    p, g = pred - pred[..., :1, :], gt - gt[..., :1, :]
+    s = (p * g).sum((-1, -2), keepdim=True) / (p * p).sum((-1, -2), keepdim=True).clamp_min(1e-8)
+    out["n_mpjpe"] = (s * p - g).norm(dim=-1).mean()
+    if pred.shape[1] > 1:
+        out["velocity"] = ((pred[:, 1:] - pred[:, :-1]) - (gt[:, 1:] - gt[:, :-1])).norm(dim=-1).mean()
+    else:
+        out["velocity"] = pred.new_zeros(())
+    return out
+
+
+def _dist_info() -> tuple[int, int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str | None = None,
+                 resume: bool = False, device: str = "auto", num_heads: int | None = None,
+                 val: dict | None = None, log=print, progress=None) -> Path:
+    """Train and return the path of the best checkpoint (ours: `best.bin`; `last.bin` each epoch).
+
+    val: optional {'data3d': ..., 'data2d': ..., 'subjects': [...], 'actions': [...]} evaluated each epoch;
+    the best P-MPJPE picks `best.bin` (else the lowest training loss does).
+    """
+    from .checkpoint import load_model, save_model
+    from .mocap import load_training_data
+
+    rank, world, local_rank = _dist_info()
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(f"cuda:{local_rank}" if device == "cuda" and world > 1 else device)
+    if world > 1:
+        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    out = Path(out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    motions, paired = load_training_data(data)
+    frames = sum(m.joints.shape[0] for m in motions) + sum(c.x2d.shape[0] for c in paired)
+    if rank == 0:
+        log(f"data: {len(motions)} motion clips + {len(paired)} paired clips, {frames} frames")
+    sampler = Sampler(motions, paired, cfg.augment)
+
+    if init:
+        model = load_model(init, num_heads=num_heads)
+        model = getattr(model, "backbone", model)  # action/mesh checkpoints: finetune their backbone
+        if model.cfg.dim_out != 3:
+            raise UserError(f"--init {init}: its output head has {model.cfg.dim_out} channels, expected 3")
+    else:
+        model = DSTformer(DSTformerConfig(dim_feat=cfg.dim_feat, dim_rep=cfg.dim_rep, depth=cfg.depth,
+                                          num_heads=num_heads or cfg.num_heads, mlp_ratio=cfg.mlp_ratio,
+                                          maxlen=cfg.maxlen))
+    model.task = "pose3d"
+    model.to(dev).train()
+    T = model.cfg.maxlen
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "embed" in n]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    total_steps = cfg.epochs * cfg.steps_per_epoch
+
+    def lr_at(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return cfg.lr * (step + 1) / cfg.warmup_steps
+        t = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
+        return cfg.lr * (cfg.lr_min_ratio + (1 - cfg.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+    state_path = out / "train_state.pt"
+    start_epoch, best, history = 0, float("inf"), []
+    if resume:
+        if not state_path.is_file():
+            raise UserError(f"--resume: no {state_path} to resume from (train once without --resume)")
+        st = torch.load(state_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        start_epoch, best, history = st["epoch"], st["best"], st["history"]
+        if rank == 0:
+            log(f"resumed after epoch {start_epoch}")
+    ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None) \
+        if world > 1 else model
+    rng = np.random.default_rng(cfg.seed + 1000 * rank + 7919 * start_epoch)
+    amp = cfg.precision in ("bf16", "fp16")
+    amp_dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
+    meta = {"train_config": asdict(cfg), "data": [str(d) for d in data], "frames": frames,
+            "init": str(init) if init else None}
+    t0 = time.time()
+    for epoch in range(start_epoch, cfg.epochs):
+        sums: dict[str, float] = {}
+        for i in range(cfg.steps_per_epoch):
+            step = epoch * cfg.steps_per_epoch + i
+            Tb = T if rng.random() >= cfg.short_clip_p else int(rng.integers(max(2, T // 8), T + 1))
+            x, y = sampler.batch(rng, cfg.batch_size, Tb)
+            x, y = torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
+                pred = ddp(x)
+            terms = loss_terms(pred.float(), y)
+            loss = terms["mpjpe"] + cfg.lambda_scale * terms["n_mpjpe"] + cfg.lambda_velocity * terms["velocity"]
+            if not torch.isfinite(loss):
+                raise UserError(f"training diverged: loss is {loss.item()} at epoch {epoch + 1} step {i + 1}. "
+                                f"Lower the learning rate (--lr) or use --precision fp32; "
+                                f"resume from the last good epoch with --resume")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            for k, v in {"loss": loss, **terms}.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            if progress and rank == 0:
+                progress(epoch, i + 1, float(loss.detach()))
+        avg = {k: v / cfg.steps_per_epoch for k, v in sums.items()}
+        record = {"epoch": epoch + 1, **avg, "elapsed_s": round(time.time() - t0, 1)}
+        score = avg["loss"]
+        if rank == 0:
+            model.eval()
+            if val:
+                from .evaluate import evaluate_videopose3d
+
+                res = evaluate_videopose3d(model, **val)
+                record["val"] = res["overall"]
+                score = res["overall"]["p_mpjpe"]
+            model.train()
+            history.append(record)
+            meta_e = {**meta, "history": history, "epoch": epoch + 1}
+            save_model(model, out / "last.bin", meta_e)
+            if score < best:
+                best = score
+                save_model(model, out / "best.bin", {**meta_e, "best_score": best})
+            tmp = state_path.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
+                        "best": best, "history": history}, tmp)
+            os.replace(tmp, state_path)
+            log(json.dumps(record))
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    if rank == 0:
+        log(f"trained {count_parameters(model) / 1e6:.2f}M parameters in {time.time() - t0:.0f} s; "
+            f"best score {best:.4g}")
+    return out / "best.bin"
