@@ -11,7 +11,6 @@ import os
 import pickle
 import re
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,11 @@ from torch import nn
 from .errors import CheckpointError
 from .heads import ActionConfig, ActionNet, MeshConfig, MeshNet
 from .model import DSTformer, DSTformerConfig
-from .smpl import SMPLLayer, load_smpl_files
+from .smpl import SMPL_HELP, SMPLLayer, load_smpl_files
 
 FORMAT = "motionbert-cli"
 FORMAT_VERSION = 1
+_NOT_IN_SHAPES = ("norm_eps", "residual_xy")
 TASKS = ("pose3d", "action", "mesh")
 
 # smplx.SMPL keeps these in its state dict; the official mesh checkpoint has them but nothing reads them.
@@ -55,7 +55,7 @@ def _read(path: str | os.PathLike) -> Any:
                 return torch.load(p, map_location="cpu", weights_only=True)
         except Exception as e2:  # noqa: BLE001
             raise CheckpointError(f"{p} could not be read safely ({_first_line(e2)})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - torch.load raises many types for a file that is not a checkpoint
         raise CheckpointError(f"{p} is not a readable checkpoint, or is truncated ({_first_line(e)}). "
                               f"Download or copy it again") from None
 
@@ -173,13 +173,16 @@ def build_model(task: str, backbone_cfg: DSTformerConfig, head_cfg: dict | None 
 
 
 def load_model(path: str | os.PathLike, *, num_heads: int | None = None, task: str | None = None,
-               device: str | torch.device = "cpu", **overrides) -> nn.Module:
+               device: str | torch.device = "cpu", smpl_dir: str | os.PathLike | None = None,
+               **overrides) -> nn.Module:
     """Load an official MotionBERT checkpoint or one of ours, as an eval-mode module with `.task` set.
 
     path: official `.bin` (keys under 'model_pos' or 'model', with or without 'module.'), a bare state dict,
         or a file written by `save_model`.
     num_heads: attention heads (not recoverable from shapes; default: from our file, else 8).
     task: expected task ('pose3d', 'action', 'mesh'); a different one raises CheckpointError.
+    smpl_dir: SMPL files for a mesh checkpoint that does not carry the SMPL buffers (official ones do);
+        default $MOTIONBERT_SMPL_DIR.
     overrides: DSTformerConfig fields that shapes do not determine (e.g. norm_eps, drop_path_rate).
     """
     source = str(path)
@@ -200,6 +203,9 @@ def load_model(path: str | os.PathLike, *, num_heads: int | None = None, task: s
         raise CheckpointError(f"{source} is a {found} model, but a {task} model is needed here")
     prefix = "" if found == "pose3d" else "backbone."
     cfg = infer_config(sd, prefix, num_heads)
+    if ours:  # what shapes cannot show comes from our file
+        saved = obj.get("config", {})
+        cfg = DSTformerConfig(**{**cfg.to_dict(), **{k: saved[k] for k in _NOT_IN_SHAPES if k in saved}})
     if overrides:
         cfg = DSTformerConfig(**{**cfg.to_dict(), **overrides})
     head_cfg: dict = {}
@@ -213,8 +219,14 @@ def load_model(path: str | os.PathLike, *, num_heads: int | None = None, task: s
         head_cfg = {"hidden_dim": sd["head.fc1.weight"].shape[0]} if "head.fc1.weight" in sd else {}
         smpl_buffers = {k[len("head.smpl."):]: v for k, v in sd.items() if k.startswith("head.smpl.")}
         bad = SMPLLayer.buffer_shapes_ok(smpl_buffers)
-        if bad:
-            raise CheckpointError(f"{source}: the mesh checkpoint's SMPL buffers are incomplete: {', '.join(bad)}")
+        if bad and (smpl_dir or os.environ.get("MOTIONBERT_SMPL_DIR")):
+            files, _ = load_smpl_files(smpl_dir)  # the checkpoint lacks the body model: take it from the files
+            smpl_buffers = {**files, **{k: v for k, v in smpl_buffers.items() if k not in files}}
+            sd = {k: v for k, v in sd.items() if not k.startswith("head.smpl.")}
+            sd.update({f"head.smpl.{k}": v for k, v in smpl_buffers.items() if k in files})
+        elif bad:
+            raise CheckpointError(f"{source}: this mesh checkpoint does not carry the SMPL body model "
+                                  f"({', '.join(bad[:3])}). {SMPL_HELP}")
     if ours:
         head_cfg = {**head_cfg, **{k: v for k, v in obj.get("head_config", {}).items() if k == "dropout"}}
     model = build_model(found, cfg, head_cfg, smpl_buffers=smpl_buffers)

@@ -87,6 +87,138 @@ def pose3d(
     run_pose3d(opts, _console())
 
 
+# ----------------------------------------------------------------------------------------------- action
+
+@app.command()
+def action(
+    clip: Path = typer.Argument(..., help="Video (or keypoint file) to recognise."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Action checkpoint (official NTU-60/120 or ours). With --gallery any model works [default there: the shipped pose model]."),
+    heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads of the checkpoint (official models: 8)."),
+    top_k: int = typer.Option(5, "--top-k", min=1, help="How many classes to show."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the scores as JSON."),
+    window: Optional[float] = typer.Option(None, "--window", min=0.2, help="Score successive windows of this many seconds and print a timeline."),
+    gallery: Optional[Path] = typer.Option(None, "--gallery", help="One-shot mode: folder of example clips in sub-folders named by action."),
+    build_index: bool = typer.Option(False, "--build-index", help="Cache the gallery's embeddings in DIR/.motionbert_index.npz (reused while the files are unchanged)."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Class names, one per line (overrides NTU-60/120)."),
+    detector: Optional[str] = typer.Option(None, "--detector", help="Ultralytics pose weights file."),
+    imgsz: int = typer.Option(640, "--imgsz", help="Detector input size."),
+    device: Device = typer.Option(Device.auto, "--device"),
+):
+    """Recognise the action in CLIP (NTU RGB+D classes), or match it against your own examples (--gallery)."""
+    import time
+
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import action as act
+    from .checkpoint import load_model
+    from .pipeline import Stages, default_checkpoint, write_json_atomic
+
+    dev = _resolve_device(device)
+    err = _console()
+    t0 = time.perf_counter()
+    if gallery is None:
+        if checkpoint is None:
+            raise UserError("classification needs an NTU action checkpoint: pass --checkpoint (official: "
+                            "https://github.com/Walter0807/MotionBERT#model-zoo), or use --gallery DIR to match "
+                            "against your own example clips with the shipped model")
+        model = load_model(checkpoint, num_heads=heads, device=dev)
+        if model.task != "action":
+            raise UserError(f"{checkpoint} is a {model.task} model, not an action classifier; use it for "
+                            f"one-shot matching with --gallery DIR, or pass an action checkpoint")
+        if model.head_cfg.version != "class":
+            raise UserError(f"{checkpoint} is a one-shot embedding model (no classes); use it with --gallery DIR")
+    else:
+        model = load_model(checkpoint or default_checkpoint(), num_heads=heads, device=dev)
+    _threads()
+    with Stages(err) as stages:
+        ck = act.clip_keypoints(clip, detector, dev, imgsz, stages)
+        _threads()
+        result: dict = {"clip": str(clip), "checkpoint": str(model.source)}
+        out = Console()
+        if gallery is not None:
+            names, files, E = act.build_gallery(gallery, model, detector, dev, imgsz, stages, use_cache=True,
+                                                write_cache=build_index)
+            _threads()
+            T = min(243, model.cfg.maxlen)
+            q = act.embed(model, act.prepare_ntu(ck.kpts, ck.frame_size, T)[None], dev)[0]
+            sims = E @ q
+            best: dict[str, tuple[float, str]] = {}
+            for n, f, s in zip(names, files, sims):
+                if n not in best or s > best[n][0]:
+                    best[n] = (float(s), f)
+            ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:top_k]
+            table = Table(title=f"{clip.name}: one-shot match against {gallery}")
+            for c in ("rank", "action", "similarity", "closest example"):
+                table.add_column(c, justify="right" if c in ("rank", "similarity") else "left")
+            for r, (n, (s, f)) in enumerate(ranked, 1):
+                table.add_row(str(r), n, f"{s:.3f}", f)
+            result["gallery"] = str(gallery)
+            result["matches"] = [{"action": n, "similarity": s, "example": f} for n, (s, f) in ranked]
+            result["prediction"] = ranked[0][0]
+        else:
+            cls = act.class_names(model.head_cfg.num_classes, labels)
+            scores = act.classify(model, act.prepare_ntu(ck.kpts, ck.frame_size)[None], dev)[0]
+            top = np.argsort(scores)[::-1][:top_k]
+            table = Table(title=f"{clip.name}: top-{top_k} of {len(cls)} classes")
+            for c in ("rank", "class", "score"):
+                table.add_column(c, justify="left" if c == "class" else "right")
+            for r, i in enumerate(top, 1):
+                table.add_row(str(r), f"A{i + 1:03d} {cls[i]}", f"{scores[i]:.3f}")
+            result["top_k"] = [{"index": int(i), "label": cls[i], "score": float(scores[i])} for i in top]
+            result["prediction"] = cls[int(top[0])]
+            if window:
+                timeline = Table(title=f"timeline ({window:g} s windows)")
+                for c in ("start s", "end s", "class", "score"):
+                    timeline.add_column(c, justify="left" if c == "class" else "right")
+                result["windows"] = []
+                for s, e, people in act.window_clips(ck, window):
+                    sc = act.classify(model, act.prepare_ntu(people, ck.frame_size)[None], dev)[0]
+                    i = int(np.argmax(sc))
+                    timeline.add_row(f"{s:.1f}", f"{e:.1f}", cls[i], f"{sc[i]:.3f}")
+                    result["windows"].append({"start_s": s, "end_s": e, "index": i, "label": cls[i],
+                                              "score": float(sc[i])})
+    out.print(table)
+    if gallery is None and window:
+        out.print(timeline)
+    result["seconds"] = round(time.perf_counter() - t0, 2)
+    if json_out:
+        write_json_atomic(json_out, result)
+    err.print(f"done in {result['seconds']:.1f} s")
+
+
+# ------------------------------------------------------------------------------------------------- mesh
+
+@app.command()
+def mesh(
+    video: Path = typer.Argument(..., help="Input video."),
+    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Mesh checkpoint (official MotionBERT mesh .bin or ours)."),
+    render: Optional[Path] = typer.Option(None, "--render", help="Write the video with the meshes drawn over it (.mp4)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder for mesh.npz [default: <video stem>_motionbert]."),
+    smpl_dir: Optional[Path] = typer.Option(None, "--smpl-dir", envvar="MOTIONBERT_SMPL_DIR", help="SMPL files (SMPL_NEUTRAL.pkl, J_regressor_h36m_correct.npy, smpl_mean_params.npz), only for checkpoints without the SMPL model inside."),
+    person: str = typer.Option("auto", "--person", help="Track id, 'auto' (most visible) or 'all'."),
+    heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads of the checkpoint (official models: 8)."),
+    keypoints: Optional[Path] = typer.Option(None, "--keypoints", help="Skip detection: keypoint file (as for pose3d)."),
+    detector: Optional[str] = typer.Option(None, "--detector", help="Ultralytics pose weights file."),
+    flip: bool = typer.Option(True, "--flip/--no-flip", help="Flip test-time augmentation (mirrors the SMPL pose)."),
+    save_obj: bool = typer.Option(False, "--save-obj", help="Also write one OBJ mesh per person and frame (obj/)."),
+    save_verts: bool = typer.Option(False, "--save-verts", help="Store the vertices [P, T, 6890, 3] in mesh.npz."),
+    focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels [default: the longer frame side]."),
+    opacity: float = typer.Option(0.65, "--opacity", min=0.0, max=1.0, help="Mesh opacity in the render."),
+    imgsz: int = typer.Option(640, "--imgsz", help="Detector input size."),
+    device: Device = typer.Option(Device.auto, "--device"),
+):
+    """Recover SMPL meshes (pose, shape, translation) for the people in VIDEO and render them over it."""
+    from .mesh import MeshOptions, run_mesh
+
+    _threads()
+    run_mesh(MeshOptions(video=video, checkpoint=checkpoint, out=out, render=render, smpl_dir=smpl_dir,
+                         heads=heads, detector=detector, keypoints=keypoints, person=person,
+                         device=_resolve_device(device), flip=flip, save_obj=save_obj, save_verts=save_verts,
+                         focal=focal, imgsz=imgsz, opacity=opacity), _console())
+
+
 # ------------------------------------------------------------------------------------------------ train
 
 @train_app.command("pose3d")

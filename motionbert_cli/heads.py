@@ -172,21 +172,32 @@ class SMPLRegressor(nn.Module):
         self.register_buffer("init_pose", init_pose.reshape(1, NUM_SMPL_JOINTS * 6).float())
         self.register_buffer("init_shape", init_shape.reshape(1, NUM_BETAS).float())
 
-    def forward(self, feat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """feat [N, T, J, C] -> theta [N, T, 82], verts [N, T, 6890, 3] (mm), kp_3d [N, T, 17, 3] (mm)."""
+    def params(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """feat [N, T, J, C] -> (rotation matrices [N, T, 24, 3, 3], betas [N, T, 10])."""
         N, T, J, C = feat.shape
         feat = feat.reshape(N, T, J * C)
         f_pose = F.relu(self.bn1(self.fc1(feat.reshape(N * T, J * C))))
         f_shape = F.relu(self.bn2(self.fc2(feat.mean(dim=1))))
         pose6d = self.head_pose(f_pose) + self.init_pose            # [N*T, 144]
-        shape = self.head_shape(f_shape) + self.init_shape          # [N, 10]
-        shape = shape[:, None].expand(N, T, NUM_BETAS).reshape(N * T, NUM_BETAS)
-        rotmat = rot6d_to_rotmat(pose6d.reshape(N * T, NUM_SMPL_JOINTS, 6))
-        verts = self.smpl(shape, rotmat) * 1000.0
+        shape = self.head_shape(f_shape) + self.init_shape          # [N, 10], one shape per clip
+        rotmat = rot6d_to_rotmat(pose6d.reshape(N, T, NUM_SMPL_JOINTS, 6))
+        return rotmat, shape[:, None].expand(N, T, NUM_BETAS)
+
+    def smpl_output(self, rotmat: torch.Tensor, betas: torch.Tensor) -> dict[str, torch.Tensor]:
+        """rotmat [N, T, 24, 3, 3], betas [N, T, 10] -> theta [N, T, 82], verts [N, T, 6890, 3] (mm),
+        kp_3d [N, T, 17, 3] (mm)."""
+        N, T = rotmat.shape[:2]
+        r = rotmat.reshape(N * T, NUM_SMPL_JOINTS, 3, 3)
+        b = betas.reshape(N * T, NUM_BETAS)
+        verts = self.smpl(b, r) * 1000.0
         kp_3d = self.smpl.regress_h36m(verts)
-        theta = torch.cat([rotmat_to_axis_angle(rotmat).reshape(N * T, 72), shape], dim=1)
+        theta = torch.cat([rotmat_to_axis_angle(r).reshape(N * T, 72), b], dim=1)
         return {"theta": theta.reshape(N, T, 82), "verts": verts.reshape(N, T, -1, 3),
                 "kp_3d": kp_3d.reshape(N, T, -1, 3)}
+
+    def forward(self, feat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """feat [N, T, J, C] -> theta [N, T, 82], verts [N, T, 6890, 3] (mm), kp_3d [N, T, 17, 3] (mm)."""
+        return self.smpl_output(*self.params(feat))
 
 
 class MeshNet(nn.Module):

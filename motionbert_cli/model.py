@@ -39,6 +39,9 @@ class DSTformerConfig:
     drop_rate: float = 0.0
     attn_drop_rate: float = 0.0
     drop_path_rate: float = 0.0
+    # Ours, not in official models: add the input's 2D to the output's x, y so the network only learns the
+    # correction (and depth). Makes small CPU-trained lifters converge far faster.
+    residual_xy: bool = False
 
     @classmethod
     def lite(cls, **kw) -> "DSTformerConfig":
@@ -220,7 +223,10 @@ class DSTformer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, T, J, dim_in] -> [B, T, J, dim_out]."""
-        return self.head(self.get_representation(x))
+        y = self.head(self.get_representation(x))
+        if self.cfg.residual_xy:
+            y = torch.cat([y[..., :2] + x[..., :2], y[..., 2:]], dim=-1)
+        return y
 
 
 def count_parameters(model: nn.Module) -> int:

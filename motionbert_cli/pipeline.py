@@ -5,6 +5,7 @@ video --decode/detect/track--> Tracks (COCO-17 pixels) --to H36M, gap filling, n
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -38,14 +39,27 @@ def default_checkpoint() -> Path:
                     f"reinstall motionbert-cli or pass --checkpoint ({OFFICIAL_HELP})")
 
 
-def write_json_atomic(path, obj) -> None:
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside `path` (same suffix); it replaces `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o644)
-    with os.fdopen(fd, "w") as f:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp" + path.suffix, dir=path.parent)
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror}") from None
+    os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are for sharing
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_json_atomic(path, obj) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
         json.dump(obj, f, indent=1, default=float)
-    os.replace(tmp, path)
 
 
 def metric_scale(joints: np.ndarray) -> float:

@@ -96,3 +96,52 @@ class SkeletonView:
                 cv2.circle(img, (int(uv[j, 0]), int(uv[j, 1])), thick + 1, colours[p], -1, cv2.LINE_AA)
         cv2.putText(img, "3D (MotionBERT)", (10, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (200, 200, 200), 1, cv2.LINE_AA)
         return img
+
+
+class MeshRenderer:
+    """Shaded, semi-opaque perspective rendering of triangle meshes over video frames, on the CPU.
+
+    A painter's algorithm: back faces culled, the rest of all people's faces sorted far to near together (so
+    people occlude each other correctly) and filled with OpenCV, Lambert-shaded from a light at the camera.
+    No OpenGL, EGL or OSMesa needed, so it runs headless anywhere; see `benchmarks/` for its speed.
+    """
+
+    def __init__(self, faces: np.ndarray, focal: float, centre: tuple[float, float], size: tuple[int, int]):
+        self.faces = np.asarray(faces, np.int64)
+        self.focal = float(focal)
+        self.centre = np.asarray(centre, np.float64)
+        self.size = size
+
+    def draw(self, frame: np.ndarray, verts: np.ndarray, colours, opacity: float = 0.65) -> np.ndarray:
+        """frame [H, W, 3] BGR; verts [P, V, 3] camera-frame metres (NaN rows = person absent)."""
+        import cv2
+
+        polys, depth, cols = [], [], []
+        for p in range(verts.shape[0]):
+            v = verts[p]
+            if not np.isfinite(v).all() or (v[:, 2] <= 0.05).any():
+                continue
+            uv = self.focal * v[:, :2] / v[:, 2:3] + self.centre
+            tri = v[self.faces]                                   # [F, 3, 3]
+            n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+            n /= np.linalg.norm(n, axis=-1, keepdims=True) + 1e-12
+            centroid = tri.mean(1)
+            facing = -(n * centroid).sum(-1) / (np.linalg.norm(centroid, axis=-1) + 1e-12)
+            keep = facing > 0                                      # towards the camera
+            shade = 0.35 + 0.65 * np.clip(facing[keep], 0, 1)
+            base = np.asarray(colours[p], np.float64)
+            cols.append(np.clip(shade[:, None] * base[None], 0, 255))
+            polys.append(np.round(uv[self.faces[keep]] * 4).astype(np.int32))  # 2 bits of sub-pixel precision
+            depth.append(centroid[keep, 2])
+        if not polys:
+            return frame
+        polys, depth, cols = np.concatenate(polys), np.concatenate(depth), np.concatenate(cols)
+        order = np.argsort(-depth)
+        h, w = frame.shape[:2]
+        layer = np.zeros((h, w, 4), np.uint8)
+        for k in order:
+            c = cols[k]
+            cv2.fillConvexPoly(layer, polys[k], (float(c[0]), float(c[1]), float(c[2]), 255.0), cv2.LINE_8, 2)
+        mask = layer[..., 3:4].astype(np.float32) * (opacity / 255.0)
+        out = frame.astype(np.float32) * (1 - mask) + layer[..., :3].astype(np.float32) * mask
+        return out.astype(np.uint8)

@@ -33,6 +33,7 @@ class TrainConfig:
     num_heads: int = 8
     mlp_ratio: float = 2.0
     maxlen: int = 81
+    residual_xy: bool = True
     # optimisation
     epochs: int = 10
     steps_per_epoch: int = 100
@@ -124,7 +125,7 @@ def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str |
     else:
         model = DSTformer(DSTformerConfig(dim_feat=cfg.dim_feat, dim_rep=cfg.dim_rep, depth=cfg.depth,
                                           num_heads=num_heads or cfg.num_heads, mlp_ratio=cfg.mlp_ratio,
-                                          maxlen=cfg.maxlen))
+                                          maxlen=cfg.maxlen, residual_xy=cfg.residual_xy))
     model.task = "pose3d"
     model.to(dev).train()
     T = model.cfg.maxlen

@@ -1,0 +1,198 @@
+"""Action recognition on a user's clip, prepared exactly as MotionBERT's NTU RGB+D pipeline, and one-shot
+matching against example clips.
+
+NTU preparation (official `ActionDataset` at test time): keypoints scaled by the image's longer side to
+[-1, 1] (`make_cam`), COCO -> H36M for x, y, the two most prominent people (a zero second person when alone),
+uniform resampling to 243 frames, then `crop_scale` over both people. Quirk kept on purpose: the official code
+appends the detector confidences in COCO joint order to H36M-ordered coordinates; the official action
+checkpoints were trained that way, so we feed them the same.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import UserError
+from .keypoints import coco_to_h36m, crop_scale, halpe_to_h36m
+
+VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+KEYPOINT_EXTS = {".json", ".npy", ".npz"}
+
+
+def class_names(num_classes: int, labels_file: str | Path | None = None) -> list[str]:
+    """NTU-60 or NTU-120 names by class count, or one name per line from `labels_file`."""
+    if labels_file:
+        p = Path(labels_file)
+        if not p.is_file():
+            raise UserError(f"labels file not found: {p}")
+        names = [l.strip() for l in p.read_text().splitlines() if l.strip()]
+    elif num_classes in (60, 120):
+        names = resources.files("motionbert_cli").joinpath(f"data/ntu{num_classes}.txt").read_text().splitlines()
+    else:
+        return [f"class {i}" for i in range(num_classes)]
+    if len(names) != num_classes:
+        raise UserError(f"{len(names)} label names for a model with {num_classes} classes; pass a matching --labels")
+    return names
+
+
+def resample_indices(n: int, target: int) -> np.ndarray:
+    """Official test-time resampling: `target` evenly spaced frame indices over n frames."""
+    return np.linspace(0, n, num=target, endpoint=False, dtype=int)
+
+
+def prepare_ntu(kpts: list[np.ndarray], frame_size: tuple[int, int], n_frames: int = 243) -> np.ndarray:
+    """People's keypoints (each [T, 17|26, 3] pixels + confidence, most prominent first) -> [2, n_frames, 17, 3].
+
+    At most two people are used, as in NTU RGB+D.
+    """
+    w, h = frame_size
+    people = []
+    for k in kpts[:2]:
+        k = np.asarray(k, np.float64)
+        xy = k[..., :2] / max(w, h) * 2 - 1          # make_cam: longer side to [-1, 1]
+        if k.shape[-2] == 26:
+            xy = halpe_to_h36m(xy[None])[0]
+            conf = halpe_to_h36m(k[None, ..., 2:])[0]
+        else:
+            xy = coco_to_h36m(xy[None])[0]
+            conf = k[..., 2:]                          # COCO order, as the official pipeline does
+        people.append(np.concatenate([xy, conf], -1))
+    motion = np.stack(people)                          # [M, T, 17, 3]
+    motion = motion[:, resample_indices(motion.shape[1], n_frames)]
+    if motion.shape[0] == 1:
+        motion = np.concatenate([motion, np.zeros_like(motion)], 0)
+    return crop_scale(motion).astype(np.float32)
+
+
+@dataclass
+class ClipKeypoints:
+    kpts: list[np.ndarray]       # up to 2 people, [T, J, 3] pixels + confidence
+    frame_size: tuple[int, int]
+    fps: float
+    num_frames: int
+
+
+def clip_keypoints(path: Path, detector, device: str, imgsz: int, stages, video_info=None) -> ClipKeypoints:
+    """Detect (or read) the two most prominent people of a clip."""
+    from .detect import Tracks, read_keypoints_file
+    from .pipeline import get_tracks
+    from .video import probe
+
+    path = Path(path)
+    if path.suffix.lower() in KEYPOINT_EXTS:
+        tracks = read_keypoints_file(path)
+        info = video_info
+        size = info.size if info else _keypoint_extent(tracks)
+        fps = info.fps if info else 30.0
+    else:
+        info = probe(path)
+        tracks = get_tracks(info, None, detector, device, imgsz, stages)
+        size, fps = info.size, info.fps
+    if not tracks.ids:
+        raise UserError(f"no person was detected in {path}: check that people are visible, or try --imgsz 960")
+    score = []
+    for i in range(len(tracks.ids)):
+        k = tracks.kpts[i]
+        score.append(float((k[..., 2] > 0.3).sum()))  # visible joint-frames: the most prominent people
+    order = np.argsort(score)[::-1][:2]
+    return ClipKeypoints([tracks.kpts[i] for i in order], size, fps, tracks.num_frames)
+
+
+def _keypoint_extent(tracks) -> tuple[int, int]:
+    k = np.concatenate([x[x[..., 2] > 0] for x in tracks.kpts]) if tracks.kpts else np.zeros((1, 3))
+    return int(max(k[:, 0].max(), 1)), int(max(k[:, 1].max(), 1))
+
+
+@torch.no_grad()
+def classify(model, x: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """x [N, 2, T, 17, 3] (prepared) -> softmax scores [N, classes]."""
+    logits = model(torch.from_numpy(np.ascontiguousarray(x)).to(device))
+    return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+
+
+@torch.no_grad()
+def embed(model, x: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """x [N, 2, T, 17, 3] -> unit embeddings [N, D].
+
+    Action 'embed' checkpoints use their embedding head; any other model uses the mean over time and persons
+    of the backbone representation E (flattened over joints), as the paper's one-shot baseline. The zero
+    second person of a single-person clip is left out of the mean.
+    """
+    xt = torch.from_numpy(np.ascontiguousarray(x)).to(device)
+    if getattr(model, "task", "") == "action" and model.head_cfg.version == "embed":
+        return model(xt).cpu().numpy()
+    N, M, T, J, C = xt.shape
+    rep = model.get_representation(xt.reshape(N * M, T, J, C)).reshape(N, M, T, J, -1)
+    present = (xt[..., 2].abs().sum((2, 3)) > 0).float()  # [N, M]
+    feat = (rep.mean(2) * present[..., None, None]).sum(1) / present.sum(1).clamp_min(1)[:, None, None]
+    feat = feat.reshape(N, -1)
+    return torch.nn.functional.normalize(feat, dim=-1).cpu().numpy()
+
+
+def window_clips(ck: ClipKeypoints, seconds: float) -> list[tuple[float, float, list[np.ndarray]]]:
+    """Successive windows of `seconds`: (start_s, end_s, people keypoints cut to the window)."""
+    step = max(2, int(round(seconds * ck.fps)))
+    out = []
+    for s in range(0, ck.num_frames, step):
+        e = min(ck.num_frames, s + step)
+        if e - s < max(2, step // 4) and out:
+            break  # a short tail would be classified on too little motion
+        people = [k[s:e] for k in ck.kpts if (k[s:e, :, 2] > 0).any()]
+        if people:
+            out.append((s / ck.fps, e / ck.fps, people))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ gallery
+
+def gallery_items(folder: Path) -> list[tuple[str, Path]]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"gallery folder not found: {folder} (expected sub-folders named by action)")
+    items = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for f in sorted(sub.iterdir()):
+            if f.suffix.lower() in VIDEO_EXTS | KEYPOINT_EXTS:
+                items.append((sub.name, f))
+    if not items:
+        raise UserError(f"{folder} has no example clips: put videos or keypoint files in sub-folders named by "
+                        f"action (e.g. {folder}/wave/clip1.mp4)")
+    return items
+
+
+def _fingerprint(paths: list[Path], model_source: str) -> str:
+    h = hashlib.sha1(str(Path(model_source).resolve()).encode())
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def build_gallery(folder: Path, model, detector, device: str, imgsz: int, stages, use_cache: bool,
+                  write_cache: bool) -> tuple[list[str], list[str], np.ndarray]:
+    """(labels, file names, embeddings [K, D]) for every example; cached in <folder>/.motionbert_index.npz."""
+    items = gallery_items(folder)
+    cache = Path(folder) / ".motionbert_index.npz"
+    key = _fingerprint([p for _, p in items], str(getattr(model, "source", "")))
+    if use_cache and cache.is_file():
+        with np.load(cache, allow_pickle=False) as d:
+            if str(d["key"]) == key:
+                return list(d["labels"]), list(d["files"]), d["embeddings"]
+    T = min(243, model.cfg.maxlen)
+    embs = []
+    for label, f in items:
+        ck = clip_keypoints(f, detector, device, imgsz, stages)
+        embs.append(embed(model, prepare_ntu(ck.kpts, ck.frame_size, T)[None], device)[0])
+    labels, files, E = [l for l, _ in items], [str(p.relative_to(folder)) for _, p in items], np.stack(embs)
+    if write_cache:
+        from .pipeline import atomic_path
+
+        with atomic_path(cache) as tmp:
+            np.savez(tmp, key=key, labels=np.asarray(labels), files=np.asarray(files), embeddings=E)
+    return labels, files, E
+

@@ -1,0 +1,239 @@
+"""`motionbert mesh`: SMPL mesh recovery over a video, placed in the camera and rendered over the footage.
+
+Per person: the same 2D path as pose3d -> the mesh model over blended windows (flip TTA mirrors the SMPL pose:
+left/right joints swapped, rotations conjugated by the x-mirror) -> rotations averaged across windows and
+re-orthonormalised -> SMPL once per frame -> camera translation fitted to the 2D keypoints -> files and video.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import UserError
+from .smpl import NUM_BETAS, NUM_SMPL_JOINTS
+
+# SMPL joints swapped by a left-right mirror (pelvis, spine... map to themselves).
+_SMPL_FLIP = list(range(24))
+for _a, _b in ((1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21), (22, 23)):
+    _SMPL_FLIP[_a], _SMPL_FLIP[_b] = _b, _a
+_MIRROR = torch.diag(torch.tensor([-1.0, 1.0, 1.0]))
+_N_PARAMS = NUM_SMPL_JOINTS * 9 + NUM_BETAS
+
+
+def _params_fn(model):
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        rot, betas = model.head.params(model.backbone.get_representation(x))
+        return torch.cat([rot.flatten(-3), betas], dim=-1)  # [B, W, 226]
+    return fn
+
+
+def flip_params(p: torch.Tensor) -> torch.Tensor:
+    """Mirror SMPL parameters [..., 226]: R -> M R M for every joint, left and right joints swapped."""
+    rot = p[..., : NUM_SMPL_JOINTS * 9].unflatten(-1, (NUM_SMPL_JOINTS, 3, 3))[..., _SMPL_FLIP, :, :]
+    M = _MIRROR.to(p)
+    rot = M @ rot @ M
+    return torch.cat([rot.flatten(-3), p[..., NUM_SMPL_JOINTS * 9:]], dim=-1)
+
+
+def orthonormalise(R: np.ndarray) -> np.ndarray:
+    """Nearest rotation matrices [..., 3, 3] (SVD), for averages of rotations."""
+    U, _, Vt = np.linalg.svd(R)
+    D = np.ones(R.shape[:-1])
+    D[..., -1] = np.sign(np.linalg.det(U @ Vt))
+    return (U * D[..., None, :]) @ Vt
+
+
+def fit_translation(joints_m: np.ndarray, kp2d: np.ndarray, focal: float, centre: tuple[float, float]) -> np.ndarray:
+    """Camera translation per frame that best projects body joints onto the 2D keypoints.
+
+    joints_m [T, 17, 3] metres (root-relative body, camera axes: x right, y down, z forward); kp2d [T, 17, 3]
+    pixels + confidence. Solves the linear least squares of the perspective projection (as SPIN/VIBE do),
+    weighted by sqrt(confidence). Returns [T, 3] metres (NaN where fewer than 4 joints are seen).
+    """
+    T = joints_m.shape[0]
+    out = np.full((T, 3), np.nan)
+    cx, cy = centre
+    for t in range(T):
+        w = np.sqrt(np.clip(kp2d[t, :, 2], 0, 1))
+        if (w > 0.2).sum() < 4:
+            continue
+        X, Y, Z = joints_m[t].T
+        u, v = kp2d[t, :, 0] - cx, kp2d[t, :, 1] - cy
+        # u (Z + tz) = f (X + tx)  ->  f tx - u tz = u Z - f X ; same for v
+        A = np.concatenate([np.stack([np.full(17, focal), np.zeros(17), -u], 1),
+                            np.stack([np.zeros(17), np.full(17, focal), -v], 1)])
+        b = np.concatenate([u * Z - focal * X, v * Z - focal * Y])
+        ww = np.concatenate([w, w])
+        sol, *_ = np.linalg.lstsq(A * ww[:, None], b * ww, rcond=None)
+        if not np.isfinite(sol).all() or sol[2] + Z.min() < 0.3:
+            # Degenerate fit (body behind or at the camera): fall back to weak perspective from the spread
+            # of the joints in 3D and in 2D.
+            vis = w > 0.2
+            s3 = np.sqrt(joints_m[t, vis, :2].var(0).sum())
+            s2 = np.sqrt(kp2d[t, vis, :2].var(0).sum())
+            tz = focal * s3 / max(s2, 1e-6)
+            c2 = kp2d[t, vis, :2].mean(0) - (cx, cy)
+            c3 = joints_m[t, vis].mean(0)
+            sol = np.array([c2[0] * tz / focal - c3[0], c2[1] * tz / focal - c3[1], tz - c3[2]])
+        out[t] = sol
+    return out
+
+
+def smooth(x: np.ndarray, k: int) -> np.ndarray:
+    """Centred moving average over time (NaN-aware) of [T, ...]."""
+    if k <= 1:
+        return x
+    ok = np.isfinite(x).all(axis=tuple(range(1, x.ndim)))
+    xs = np.where(ok.reshape((-1,) + (1,) * (x.ndim - 1)), x, 0.0)
+    ker = np.ones(k)
+    num = np.apply_along_axis(lambda c: np.convolve(c, ker, "same"), 0, xs)
+    den = np.convolve(ok.astype(float), ker, "same").reshape((-1,) + (1,) * (x.ndim - 1))
+    res = num / np.maximum(den, 1e-9)
+    res[~ok] = np.nan
+    return res
+
+
+@dataclass
+class MeshOptions:
+    video: Path
+    checkpoint: Path
+    out: Path | None = None
+    render: Path | None = None
+    smpl_dir: Path | None = None
+    heads: int | None = None
+    detector: str | None = None
+    keypoints: Path | None = None
+    person: str = "auto"
+    device: str = "cpu"
+    flip: bool = True
+    save_obj: bool = False
+    save_verts: bool = False
+    focal: float | None = None
+    imgsz: int = 640
+    min_frames: int = 10
+    opacity: float = 0.65
+    timing: dict = field(default_factory=dict)
+
+
+def run_mesh(opts: MeshOptions, console) -> Path:
+    from .checkpoint import load_model
+    from .detect import select_tracks
+    from .export import OutputDir
+    from .lift import lift_sequence
+    from .pipeline import Stages, get_tracks, prepare_person, write_json_atomic
+    from .video import probe
+
+    t_start = time.perf_counter()
+    info = probe(opts.video)
+    if opts.render is not None and opts.render.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise UserError(f"--render {opts.render}: give an .mp4 file name")
+    model = load_model(opts.checkpoint, task="mesh", num_heads=opts.heads, device=opts.device,
+                       smpl_dir=opts.smpl_dir)
+    out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
+    focal = opts.focal or float(max(info.size))  # ~53 degree horizontal field of view when unknown
+    centre = (info.width / 2, info.height / 2)
+    with OutputDir(out) as outdir, Stages(console) as stages:
+        tracks = get_tracks(info, opts.keypoints, opts.detector, opts.device, opts.imgsz, stages)
+        sel = select_tracks(tracks, opts.person, opts.min_frames)
+        torch.set_num_threads(os.cpu_count() or 1)
+        T, P = tracks.num_frames, len(sel)
+        poses = np.full((P, T, 72), np.nan, np.float32)
+        betas = np.full((P, T, 10), np.nan, np.float32)
+        transl = np.full((P, T, 3), np.nan, np.float32)
+        joints = np.full((P, T, 17, 3), np.nan, np.float32)
+        verts = np.full((P, T, 6890, 3), np.nan, np.float32) if (opts.save_verts or opts.save_obj or opts.render) else None
+        advance, finish = stages.stage("mesh", sum(e - s for s, e in (tracks.span(i) for i in sel)))
+        fn = _params_fn(model)
+        for p, i in enumerate(sel):
+            s, e = tracks.span(i)
+            if e - s < 2:
+                raise UserError(f"track {tracks.ids[i]} is visible in only {e - s} frame: need at least 2")
+            h36, x, _ = prepare_person(tracks.kpts[i][s:e], info.size, pixel=False)
+            prm = lift_sequence(model, x, flip=opts.flip, fn=fn, flip_output=flip_params)
+            rot = orthonormalise(prm[:, : NUM_SMPL_JOINTS * 9].reshape(-1, NUM_SMPL_JOINTS, 3, 3))
+            b = prm[:, NUM_SMPL_JOINTS * 9:]
+            present = h36[..., 2].max(-1) > 0
+            for a in range(0, e - s, 64):  # SMPL in chunks keeps memory flat on long videos
+                sl = slice(a, min(e - s, a + 64))
+                with torch.no_grad():
+                    o = model.head.smpl_output(torch.from_numpy(rot[sl]).float()[None].to(opts.device),
+                                               torch.from_numpy(b[sl]).float()[None].to(opts.device))
+                th, v, kp = (o[k][0].cpu().numpy() for k in ("theta", "verts", "kp_3d"))
+                poses[p, s + a:s + sl.stop], betas[p, s + a:s + sl.stop] = th[:, :72], th[:, 72:]
+                joints[p, s + a:s + sl.stop] = kp / 1000.0
+                if verts is not None:
+                    verts[p, s + a:s + sl.stop] = v / 1000.0
+                advance(sl.stop - a)
+            # Camera placement: the mesh's own joints fitted to the 2D, root-relative, then smoothed.
+            rel = joints[p, s:e] - joints[p, s:e, :1]
+            tr = fit_translation(rel, h36, focal, centre)
+            tr = smooth(tr, max(1, int(info.fps // 6)))
+            tr[~present] = np.nan
+            transl[p, s:e] = tr  # pelvis position in the camera frame
+            for arr in (poses, betas, joints):
+                arr[p, s:e][~present] = np.nan
+            if verts is not None:
+                verts[p, s:e][~present] = np.nan
+        finish()
+        ids = [tracks.ids[i] for i in sel]
+        # joints3d and verts in the camera frame: body (root-relative) + translation of the pelvis
+        root = joints[:, :, :1].copy()
+        joints_cam = joints - root + transl[:, :, None]
+        arrays = {"poses": poses, "betas": betas, "transl": transl, "joints3d": joints_cam.astype(np.float32),
+                  "track_ids": np.asarray(ids), "fps": np.float32(info.fps), "frame_size": np.asarray(info.size),
+                  "focal_length": np.float32(focal), "faces": model.faces.astype(np.int32),
+                  "units": np.asarray("metres, camera frame (x right, y down, z forward); poses: SMPL axis-angle")}
+        verts_cam = None
+        if verts is not None:
+            verts_cam = (verts - root + transl[:, :, None]).astype(np.float32)
+            if opts.save_verts:
+                arrays["verts"] = verts_cam
+        np.savez_compressed(outdir.path("mesh.npz"), **arrays)
+        if opts.save_obj:
+            write_objs(outdir, verts_cam, model.faces, ids)
+        if opts.render is not None:
+            render_mesh_video(opts.render, info, verts_cam, model.faces, focal, centre, opts.opacity, stages)
+        stages.timing["total"] = time.perf_counter() - t_start
+        write_json_atomic(outdir.path("timing.json"), {**stages.timing, "frames": T, "people": P})
+    console.print(f"[green]wrote[/] {out}" + (f" and {opts.render}" if opts.render else "") +
+                  f" ({P} {'person' if P == 1 else 'people'}, {T} frames)")
+    return Path(out)
+
+
+def write_objs(outdir, verts: np.ndarray, faces: np.ndarray, ids: list[int]) -> None:
+    """One OBJ per person and frame in obj/ (Blender: File > Import > Wavefront, or as a sequence)."""
+    d = outdir.path("obj")
+    d.mkdir(exist_ok=True)
+    face_lines = "".join(f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in faces)
+    for p, tid in enumerate(ids):
+        for t in range(verts.shape[1]):
+            v = verts[p, t]
+            if not np.isfinite(v).all():
+                continue
+            with open(d / f"person_{tid}_{t:06d}.obj", "w") as f:
+                f.write("".join(f"v {x:.5f} {y:.5f} {z:.5f}\n" for x, y, z in v))
+                f.write(face_lines)
+
+
+def render_mesh_video(path: Path, info, verts: np.ndarray, faces: np.ndarray, focal: float, centre, opacity: float,
+                      stages) -> None:
+    from .render import MeshRenderer, person_colour
+    from .video import VideoWriter, read_frames
+
+    renderer = MeshRenderer(faces, focal, centre, (info.width, info.height))
+    colours = [person_colour(k) for k in range(verts.shape[0])]
+    advance, finish = stages.stage("render", verts.shape[1])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with VideoWriter(path, info.size, info.fps) as vw:
+        for t, frame in enumerate(read_frames(info.path)):
+            if t >= verts.shape[1]:
+                break
+            vw.write(renderer.draw(frame, verts[:, t], colours, opacity))
+            advance(1)
+    finish()

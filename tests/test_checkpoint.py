@@ -1,0 +1,102 @@
+"""Our checkpoint format round-trips, and bad files fail with one clear error."""
+import numpy as np
+import pytest
+import torch
+
+from conftest import FIXTURES, need
+from motionbert_cli import CheckpointError, DSTformer, DSTformerConfig, load_model, save_model
+from motionbert_cli.checkpoint import _read, official_state_dict
+
+SMALL = DSTformerConfig(dim_feat=32, dim_rep=16, depth=2, num_heads=4, mlp_ratio=2, maxlen=27)
+
+
+def test_round_trip_keeps_outputs_and_heads(tmp_path):
+    torch.manual_seed(0)
+    m = DSTformer(SMALL, residual_xy=True).eval()  # a field the shapes cannot reveal
+    path = save_model(m, tmp_path / "ours.bin", meta={"note": "test"})
+    m2 = load_model(path)  # num_heads comes from the file, not the default 8
+    assert m2.cfg == m.cfg and m2.task == "pose3d" and m2.meta["note"] == "test"
+    x = torch.randn(2, 27, 17, 3)
+    with torch.no_grad():
+        assert torch.equal(m(x), m2(x))
+        assert m2.get_representation(x).shape == (2, 27, 17, 16)
+    assert not list(tmp_path.glob("*.tmp")), "temporary file left behind"
+
+
+def test_round_trip_action_and_mesh(tmp_path):
+    need(FIXTURES / "action.bin")
+    for task in ("action", "mesh"):
+        m = load_model(FIXTURES / f"{task}.bin", num_heads=4)
+        m2 = load_model(save_model(m, tmp_path / f"{task}.bin"))
+        assert m2.task == task
+        for (k, a), (k2, b) in zip(m.state_dict().items(), m2.state_dict().items()):
+            assert k == k2 and torch.equal(a, b)
+
+
+def test_too_long_input_is_a_clear_error():
+    m = DSTformer(SMALL).eval()
+    with pytest.raises(ValueError, match="exceed this model's maxlen 27"):
+        m(torch.zeros(1, 28, 17, 3))
+
+
+@pytest.mark.parametrize("content,match", [
+    (b"hello, not a checkpoint\n", "not a"),
+    (b"", "not a"),
+])
+def test_garbage_files(tmp_path, content, match):
+    p = tmp_path / "bad.bin"
+    p.write_bytes(content)
+    with pytest.raises(CheckpointError, match=match):
+        load_model(p)
+
+
+def test_missing_and_truncated(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_model(tmp_path / "nope.bin")
+    path = save_model(DSTformer(SMALL), tmp_path / "ok.bin")
+    data = path.read_bytes()
+    (tmp_path / "cut.bin").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_model(tmp_path / "cut.bin")
+
+
+def test_unknown_keys_and_shape_mismatch(tmp_path):
+    sd = DSTformer(SMALL).state_dict()
+    torch.save({**sd, "extra.weight": torch.zeros(3)}, tmp_path / "extra.pth")
+    with pytest.raises(CheckpointError, match="unexpected 1 keys"):
+        load_model(tmp_path / "extra.pth", num_heads=4)
+    bad = dict(sd)
+    bad["blocks_ts.1.mlp_s.fc1.weight"] = torch.zeros(5, 32)
+    torch.save(bad, tmp_path / "shape.pth")
+    with pytest.raises(CheckpointError, match="shape mismatch"):
+        load_model(tmp_path / "shape.pth", num_heads=4)
+    torch.save({"foo": torch.zeros(2)}, tmp_path / "foreign.pth")
+    with pytest.raises(CheckpointError, match="unrecognised weights"):
+        load_model(tmp_path / "foreign.pth")
+
+
+def test_wrong_task_is_named():
+    need(FIXTURES / "action.bin")
+    with pytest.raises(CheckpointError, match="is a action model, but a pose3d model is needed"):
+        load_model(FIXTURES / "action.bin", task="pose3d", num_heads=4)
+
+
+def test_heads_that_do_not_divide_the_width():
+    need(FIXTURES / "pose3d.bin")
+    with pytest.raises(CheckpointError, match="num_heads=5"):
+        load_model(FIXTURES / "pose3d.bin", num_heads=5)
+
+
+def test_mesh_checkpoint_without_smpl_buffers(tmp_path):
+    need(FIXTURES / "mesh.bin")
+    sd = official_state_dict(_read(FIXTURES / "mesh.bin"))
+    sd = {k: v for k, v in sd.items() if not k.startswith("head.smpl.v_template")}
+    torch.save({"model": sd}, tmp_path / "mesh_nosmpl.bin")
+    with pytest.raises(CheckpointError, match="v_template.*smpl.is.tue.mpg.de"):
+        load_model(tmp_path / "mesh_nosmpl.bin", num_heads=4)
+    # with the SMPL files it loads, and since the files hold the same body model, gives the same output
+    m = load_model(tmp_path / "mesh_nosmpl.bin", num_heads=4, smpl_dir=FIXTURES / "smpl")
+    ref = load_model(FIXTURES / "mesh.bin", num_heads=4)
+    x = torch.from_numpy(np.load(FIXTURES / "mesh_io.npz")["x"])
+    with torch.no_grad():
+        assert torch.allclose(m(x)["verts"], ref(x)["verts"], atol=1e-2)
