@@ -186,8 +186,34 @@ def zup_to_yup(x: np.ndarray) -> np.ndarray:
     return np.stack([x[..., 0], x[..., 2], -x[..., 1]], axis=-1)
 
 
+def humaneva_cameras(folder: Path, subject: str) -> list | None:
+    """The subject's real cameras (synth.Camera, Y-up world) from the HumanEva json files beside the data."""
+    cams = load_humaneva_cameras(folder)
+    if cams is None:
+        return None
+    from .evaluate import _quat_to_matrix
+    from .synth import Camera
+
+    ext = cams["extrinsics"].get(subject.split("/")[-1])
+    if not ext:
+        return None
+    out = []
+    for k, e in enumerate(ext):
+        intr = cams["intrinsics"].get(f"C{k + 1}")
+        if intr is None:
+            continue
+        R = _quat_to_matrix(e["orientation"])           # camera -> world (z-up)
+        t = np.asarray(e["translation"], float) / 1000.0
+        # Our Y-up world is (x, z, -y) of theirs: fold that change of axes into R and the camera centre.
+        A = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # y-up -> z-up
+        out.append(Camera(R=A.T @ R, centre=zup_to_yup(t), f=(intr["fx"] + intr["fy"]) / 2,
+                          c=(float(intr["cx"]), float(intr["cy"]))))
+    return out or None
+
+
 def read_videopose3d(path: str | Path, subjects: list[str] | None = None, fps: float | None = None) -> list[Motion]:
-    """VideoPose3D `data_3d_*.npz` ({'positions_3d': {subject: {action: [T, J, 3]}}}, z up, metres)."""
+    """VideoPose3D `data_3d_*.npz` ({'positions_3d': {subject: {action: [T, J, 3]}}}, z up, metres).
+    When the HumanEva camera files lie beside it, each clip carries its subject's real cameras."""
     d = np.load(path, allow_pickle=True)
     if "positions_3d" not in d:
         raise UserError(f"{path} is not a VideoPose3D 3D file (no 'positions_3d')")
@@ -205,7 +231,9 @@ def read_videopose3d(path: str | Path, subjects: list[str] | None = None, fps: f
                 arr = arr[:, [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]]
             elif arr.shape[1] != 17:
                 raise UserError(f"{path}: {subject}/{action} has {arr.shape[1]} joints; expected 15, 17 or 32")
-            out.append(Motion(zup_to_yup(arr), fps, f"{subject}/{action}", {"subject": subject, "action": action}))
+            out.append(Motion(zup_to_yup(arr), fps, f"{subject}/{action}",
+                              {"subject": subject, "action": action,
+                               "cameras": humaneva_cameras(Path(path).parent, subject)}))
     return out
 
 

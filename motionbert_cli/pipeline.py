@@ -88,7 +88,6 @@ class Pose3dOptions:
     render: bool = True
     imgsz: int = 640
     min_frames: int = 10
-    batch_size: int = 4
     timing: dict = field(default_factory=dict)
 
 
@@ -206,8 +205,8 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
                 raise UserError(f"track {tracks.ids[i]} is visible in only {e - s} frame: lifting needs at least "
                                 f"2 frames (is the clip a single image?)")
             h36, x, box = prepare_person(tracks.kpts[i][s:e], info.size, opts.pixel)
-            y = lift_sequence(model, x, flip=opts.flip, precision=opts.precision, batch_size=opts.batch_size,
-                              progress=advance)
+            y = lift_sequence(model, x, flip=opts.flip, precision=opts.precision,
+                              batch_size=max(1, 1024 // window), progress=advance)
             present = h36[..., 2].max(-1) > 0
             y[~present] = np.nan
             kp2d[p, s:e] = h36

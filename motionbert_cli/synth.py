@@ -23,8 +23,8 @@ class AugmentConfig:
     fov_deg: tuple[float, float] = (30.0, 90.0)
     bone_scale: float = 0.12          # per-bone length factor drawn from 1 +- this (left/right alike)
     flip_p: float = 0.5
-    noise_px: float = 0.012           # detector jitter, as a fraction of the person's box size
-    outlier_p: float = 0.01           # chance a joint is badly misplaced in a frame
+    noise_px: float = 0.008           # detector jitter, as a fraction of the person's box size
+    outlier_p: float = 0.005          # chance a joint is badly misplaced in a frame
     mask_joint_p: float = 0.05        # MotionBERT pretraining: 15% joints / 50% frames; milder for lifting
     mask_frame_p: float = 0.02
     box_ratio: tuple[float, float] = (1.0, 1.4)
@@ -72,9 +72,31 @@ def _look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.stack([x, y, z])
 
 
+def to_pixels(cam: np.ndarray, f: float, c) -> tuple[np.ndarray, np.ndarray]:
+    """Camera-frame joints [T, 17, 3] -> (2D pixels [T, 17, 2], pixel-scaled 3D [T, 17, 3]: the 2D plus depth
+    relative to the pelvis, in pixels at the pelvis' distance)."""
+    Z = np.maximum(cam[..., 2:3], 0.3)
+    uv = f * cam[..., :2] / Z + np.asarray(c)
+    root_z = Z[:, :1]
+    depth = f * (cam[..., 2:3] - cam[:, :1, 2:3]) / root_z
+    return uv, np.concatenate([uv, depth], axis=-1)
+
+
+@dataclass
+class Camera:
+    """A real camera: world (Y up, metres) -> camera frame is (X - centre) @ R; focal f and centre c in pixels."""
+
+    R: np.ndarray
+    centre: np.ndarray
+    f: float
+    c: tuple[float, float]
+
+
 def project(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentConfig,
-            image_size: float = 1000.0) -> tuple[np.ndarray, np.ndarray]:
-    """Random camera -> (2D pixels [T, 17, 2], pixel-scaled 3D [T, 17, 3] with z relative to the pelvis)."""
+            image_size: float = 1000.0, camera: Camera | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Random (or the given) camera -> (2D pixels [T, 17, 2], pixel-scaled 3D [T, 17, 3])."""
+    if camera is not None:
+        return to_pixels((joints_world - camera.centre) @ camera.R, camera.f, camera.c)
     centre = joints_world[:, 0].mean(0)
     az = rng.uniform(0, 2 * np.pi)
     el = np.deg2rad(rng.uniform(*aug.elevation_deg))
@@ -83,20 +105,21 @@ def project(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentConf
     eye = centre + dist * np.array([np.cos(el) * np.cos(az), np.sin(el), np.cos(el) * np.sin(az)])
     R = _look_at(eye, centre + np.array([0, rng.uniform(-0.3, 0.3), 0]))
     cam = (joints_world - eye) @ R.T
-    Z = np.maximum(cam[..., 2:3], 0.3)
     f = image_size / 2 / np.tan(np.deg2rad(rng.uniform(*aug.fov_deg)) / 2)
-    uv = f * cam[..., :2] / Z + image_size / 2
-    root_z = Z[:, :1]
-    depth = f * (cam[..., 2:3] - cam[:, :1, 2:3]) / root_z
-    return uv, np.concatenate([uv, depth], axis=-1)
+    return to_pixels(cam, f, (image_size / 2, image_size / 2))
 
 
-def make_pair(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
-    """One (x, y) pair from a [T, 17, 3] world clip (already at the target frame rate)."""
-    j = _scale_bones(joints_world, rng, aug.bone_scale)
-    if rng.random() < aug.flip_p:  # a mirrored world is a new, equally valid motion
-        j = j[:, H36M_FLIP_PERM] * np.array([-1.0, 1.0, 1.0])
-    uv, target = project(j, rng, aug)
+def make_pair(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentConfig,
+              camera: Camera | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One (x, y) pair from a [T, 17, 3] world clip (already at the target frame rate).
+
+    With a real `camera` the clip is seen as recorded (no bone scaling or mirroring)."""
+    j = joints_world
+    if camera is None:
+        j = _scale_bones(j, rng, aug.bone_scale)
+        if rng.random() < aug.flip_p:  # a mirrored world is a new, equally valid motion
+            j = j[:, H36M_FLIP_PERM] * np.array([-1.0, 1.0, 1.0])
+    uv, target = project(j, rng, aug, camera=camera)
     T = uv.shape[0]
     # Detector-like 2D: jitter proportional to the person's size, rare outliers, confidence that tracks error.
     size = max(np.ptp(uv[..., 0]), np.ptp(uv[..., 1]), 1.0)
@@ -125,11 +148,14 @@ class Sampler:
     """Draws training pairs from motions (weighted by duration) and ready-made paired clips."""
 
     def __init__(self, motions: list[Motion], paired: list[PairedClip] | None = None,
-                 aug: AugmentConfig | None = None):
+                 aug: AugmentConfig | None = None, real_camera_p: float = 0.5):
         self.motions = motions
         self.paired = paired or []
         self.aug = aug or AugmentConfig()
-        secs = np.array([m.joints.shape[0] / m.fps for m in motions], float)
+        self.real_camera_p = real_camera_p
+        # Clips that come with their capture cameras are sampled 3x as often as their length says: their
+        # real viewpoints and 2D are what evaluation and everyday video look like.
+        secs = np.array([m.joints.shape[0] / m.fps * (3.0 if m.meta.get("cameras") else 1.0) for m in motions], float)
         self.p = secs / secs.sum() if len(secs) else None
 
     def sample(self, rng: np.random.Generator, T: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,6 +164,10 @@ class Sampler:
             s = rng.integers(0, max(1, c.x2d.shape[0] - T + 1))
             return c.x2d[s:s + T], c.y3d[s:s + T]
         m = self.motions[rng.choice(len(self.motions), p=self.p)]
+        cams = m.meta.get("cameras")
+        if cams and rng.random() < self.real_camera_p:
+            clip = _resample(m.joints.astype(np.float64), m.fps, m.fps, T, rng)  # as recorded
+            return make_pair(clip, rng, self.aug, camera=cams[rng.integers(len(cams))])
         dst = rng.uniform(*self.aug.fps_range)
         clip = _resample(m.joints.astype(np.float64), m.fps, dst, T, rng)
         return make_pair(clip, rng, self.aug)

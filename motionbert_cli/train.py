@@ -32,13 +32,13 @@ class TrainConfig:
     depth: int = 4
     num_heads: int = 8
     mlp_ratio: float = 2.0
-    maxlen: int = 81
+    maxlen: int = 27
     residual_xy: bool = True
     # optimisation
     epochs: int = 10
     steps_per_epoch: int = 100
-    batch_size: int = 16
-    lr: float = 1e-3
+    batch_size: int = 48
+    lr: float = 1.5e-3
     weight_decay: float = 0.01
     lr_min_ratio: float = 0.05   # cosine decay to lr * this
     warmup_steps: int = 50
@@ -47,7 +47,7 @@ class TrainConfig:
     short_clip_p: float = 0.2    # share of batches with a random shorter length (inference sees short clips)
     # losses
     lambda_scale: float = 0.5
-    lambda_velocity: float = 20.0
+    lambda_velocity: float = 10.0
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -116,6 +116,8 @@ def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str |
     if rank == 0:
         log(f"data: {len(motions)} motion clips + {len(paired)} paired clips, {frames} frames")
     sampler = Sampler(motions, paired, cfg.augment)
+    if rank == 0 and any(m.meta.get("cameras") for m in motions):
+        log(f"{sum(bool(m.meta.get('cameras')) for m in motions)} clips come with their real cameras")
 
     if init:
         model = load_model(init, num_heads=num_heads)

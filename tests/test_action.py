@@ -1,0 +1,94 @@
+"""Action recognition: official logits through our preparation path and API, the CLI, and one-shot galleries."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import FIXTURES, VIDEOS, need, run_cli
+from motionbert_cli import load_model
+from motionbert_cli.action import class_names, classify, embed, prepare_ntu, resample_indices
+from test_cli_pose3d import one_line_error
+
+
+@pytest.fixture(scope="module")
+def action_model():
+    return load_model(need(FIXTURES / "action.bin"), num_heads=4)
+
+
+def test_fixture_logits_through_api_and_cli_path(action_model):
+    io = np.load(FIXTURES / "action_io.npz")
+    with torch.no_grad():
+        logits = action_model(torch.from_numpy(io["x"])).numpy()
+    assert np.abs(logits - io["logits"]).max() < 1e-4
+    scores = classify(action_model, io["x"])  # what the CLI calls on prepared input
+    ref = torch.softmax(torch.from_numpy(io["logits"]), -1).numpy()
+    assert np.abs(scores - ref).max() < 1e-5
+
+
+def test_prepare_ntu_by_hand():
+    kp = np.zeros((10, 17, 3), np.float32)
+    kp[:, :, 0] = np.linspace(100, 300, 17)
+    kp[:, :, 1] = np.linspace(50, 450, 17)
+    kp[:, :, 2] = np.linspace(0.1, 0.9, 17)  # distinct confidences reveal their joint order
+    x = prepare_ntu([kp], (640, 480), n_frames=243)
+    # the fake second person: confidence 0; like the official crop_scale, its (0, 0) is mapped too
+    assert x.shape == (2, 243, 17, 3) and (x[1, ..., 2] == 0).all() and np.ptp(x[1, ..., :2].reshape(-1, 2), axis=0).max() == 0
+    assert x[0, :, :, :2].min() >= -1 and x[0, :, :, :2].max() <= 1
+    # the official pipeline keeps confidences in COCO order next to H36M coordinates
+    np.testing.assert_allclose(x[0, 0, :, 2], kp[0, :, 2], rtol=1e-6)
+    np.testing.assert_array_equal(resample_indices(10, 5), [0, 2, 4, 6, 8])
+
+
+def test_class_names():
+    assert class_names(60)[0] == "drink water" and len(class_names(120)) == 120
+    assert class_names(120)[119].startswith("finger-guessing")
+
+
+def test_cli_on_ntu_clip(tmp_path):
+    out = tmp_path / "scores.json"
+    res = run_cli("action", need(VIDEOS / "ntu_A001_drink_water.avi"), "-c", FIXTURES / "action.bin", "--heads",
+                  "4", "--top-k", "3", "--json", out, "--window", "1.5")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "top-3 of 60 classes" in res.stdout and "timeline" in res.stdout
+    d = json.loads(out.read_text())
+    assert len(d["top_k"]) == 3 and d["prediction"] == d["top_k"][0]["label"]
+    assert d["top_k"][0]["score"] >= d["top_k"][1]["score"] >= d["top_k"][2]["score"]
+    assert len(d["windows"]) >= 2 and d["windows"][0]["start_s"] == 0
+
+
+def test_pose_checkpoint_needs_gallery(tmp_path):
+    one_line_error(run_cli("action", need(VIDEOS / "ntu_A001_drink_water.avi"), "-c", FIXTURES / "pose3d.bin",
+                           "--heads", "4"), "pose3d model", "--gallery")
+
+
+def test_gallery_each_clip_matches_itself(tmp_path):
+    gal = tmp_path / "gallery"
+    clips = {"drink": VIDEOS / "ntu_A001_drink_water.avi", "lunge": VIDEOS / "pose2sim_single/cam01.mp4",
+             "walk": VIDEOS / "sports2d_demo.mp4"}
+    for name, src in clips.items():
+        (gal / name).mkdir(parents=True)
+        shutil.copy(need(src), gal / name / src.name)
+    ckpt = FIXTURES / "pose3d.bin"
+    for i, (name, src) in enumerate(clips.items()):
+        if name == "walk":
+            continue  # the index is what is under test here; two queries cover it
+        out = tmp_path / f"{name}.json"
+        res = run_cli("action", src, "--gallery", gal, "--build-index", "-c", ckpt, "--heads", "4", "--json", out)
+        assert res.returncode == 0, res.stderr[-2000:]
+        d = json.loads(out.read_text())
+        assert d["prediction"] == name, d
+        assert d["matches"][0]["similarity"] == pytest.approx(1.0, abs=1e-4)
+        assert (gal / ".motionbert_index.npz").is_file()
+
+
+def test_embedding_is_unit_and_ignores_missing_person():
+    m = load_model(need(FIXTURES / "pose3d.bin"), num_heads=4)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 2, 30, 17, 3)).astype(np.float32)
+    x1 = x.copy()
+    x1[:, 1] = 0
+    e = embed(m, x1)
+    assert e.shape == (1, 17 * 32) and abs(np.linalg.norm(e) - 1) < 1e-5
+    e_single = embed(m, x1[:, :1])
+    np.testing.assert_allclose(e, e_single, atol=1e-5)
