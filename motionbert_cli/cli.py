@@ -266,14 +266,15 @@ def train_pose3d_cmd(
 
         best = train_pose3d([str(d) for d in data], out, cfg, init=str(init) if init else None, resume=resume,
                             device=_resolve_device(device), num_heads=heads, log=log, progress=progress)
-    console.print(f"best checkpoint: {best}")
+    if int(os.environ.get("RANK", 0)) == 0:
+        console.print(f"best checkpoint: {best}")
 
 
 # ------------------------------------------------------------------------------------------------- eval
 
 @eval_app.command("pose3d")
 def eval_pose3d_cmd(
-    data: Path = typer.Option(..., "--data", help="VideoPose3D-format 3D file (data_3d_*.npz)."),
+    data: Path = typer.Option(..., "--data", help="VideoPose3D 3D file (data_3d_*.npz), H36M samples (npz with S and part) or our motion npz (joints3d)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint [default: shipped model]."),
     data_2d: Optional[Path] = typer.Option(None, "--data-2d", help="Matching 2D file [default: data_2d_<name>_gt.npz beside --data]."),
     subjects: str = typer.Option("Validate/", "--subjects", help="Comma-separated subject names or prefixes."),
@@ -288,7 +289,7 @@ def eval_pose3d_cmd(
     from rich.table import Table
 
     from .checkpoint import load_model
-    from .evaluate import evaluate_videopose3d
+    from .evaluate import evaluate_file
     from .pipeline import default_checkpoint, write_json_atomic
 
     _threads()
@@ -297,7 +298,7 @@ def eval_pose3d_cmd(
     if data_2d is None:
         guess = data.with_name(data.name.replace("data_3d_", "data_2d_").replace(".npz", "_gt.npz"))
         data_2d = guess if guess.is_file() else None
-    res = evaluate_videopose3d(model, data, data_2d, subjects=[s for s in subjects.split(",") if s] or None,
+    res = evaluate_file(model, data, data_2d, subjects=[s for s in subjects.split(",") if s] or None,
                                actions=[a for a in actions.split(",") if a] or None, flip=flip,
                                precision=precision.value)
     table = Table(title=f"{Path(ckpt).name} on {data.name}")

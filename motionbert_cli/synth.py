@@ -28,6 +28,8 @@ class AugmentConfig:
     mask_joint_p: float = 0.05        # MotionBERT pretraining: 15% joints / 50% frames; milder for lifting
     mask_frame_p: float = 0.02
     box_ratio: tuple[float, float] = (1.0, 1.4)
+    real_camera_p: float = 0.5        # clips with capture cameras: share seen through them
+    camera_clip_weight: float = 3.0   # ...and how much more often they are drawn than their length says
 
 
 def _resample(j: np.ndarray, src_fps: float, dst_fps: float, T: int, rng: np.random.Generator) -> np.ndarray:
@@ -148,14 +150,14 @@ class Sampler:
     """Draws training pairs from motions (weighted by duration) and ready-made paired clips."""
 
     def __init__(self, motions: list[Motion], paired: list[PairedClip] | None = None,
-                 aug: AugmentConfig | None = None, real_camera_p: float = 0.5):
+                 aug: AugmentConfig | None = None):
         self.motions = motions
         self.paired = paired or []
-        self.aug = aug or AugmentConfig()
-        self.real_camera_p = real_camera_p
-        # Clips that come with their capture cameras are sampled 3x as often as their length says: their
-        # real viewpoints and 2D are what evaluation and everyday video look like.
-        secs = np.array([m.joints.shape[0] / m.fps * (3.0 if m.meta.get("cameras") else 1.0) for m in motions], float)
+        self.aug = aug = aug or AugmentConfig()
+        # Clips that come with their capture cameras are drawn more often than their length says: their real
+        # viewpoints and 2D are what evaluation and everyday video look like.
+        w = [aug.camera_clip_weight if m.meta.get("cameras") else 1.0 for m in motions]
+        secs = np.array([m.joints.shape[0] / m.fps * wi for m, wi in zip(motions, w)], float)
         self.p = secs / secs.sum() if len(secs) else None
 
     def sample(self, rng: np.random.Generator, T: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +167,7 @@ class Sampler:
             return c.x2d[s:s + T], c.y3d[s:s + T]
         m = self.motions[rng.choice(len(self.motions), p=self.p)]
         cams = m.meta.get("cameras")
-        if cams and rng.random() < self.real_camera_p:
+        if cams and rng.random() < self.aug.real_camera_p:
             clip = _resample(m.joints.astype(np.float64), m.fps, m.fps, T, rng)  # as recorded
             return make_pair(clip, rng, self.aug, camera=cams[rng.integers(len(cams))])
         dst = rng.uniform(*self.aug.fps_range)

@@ -94,7 +94,7 @@ class VideoWriter:
         os.chmod(self.tmp, 0o644)  # mkstemp makes 0600; results are for sharing
         self._gen = imageio_ffmpeg.write_frames(self.tmp, self.size, fps=fps, codec="libx264", quality=6,
                                                 macro_block_size=1, pix_fmt_in="bgr24",
-                                                output_params=["-preset", "veryfast"],
+                                                output_params=["-preset", "ultrafast", "-tune", "zerolatency"],
                                                 ffmpeg_log_level="error")
         self._gen.send(None)
         self.count = 0

@@ -46,6 +46,7 @@ def test_class_names():
     assert class_names(120)[119].startswith("finger-guessing")
 
 
+@pytest.mark.slow
 def test_cli_on_ntu_clip(tmp_path):
     out = tmp_path / "scores.json"
     res = run_cli("action", need(VIDEOS / "ntu_A001_drink_water.avi"), "-c", FIXTURES / "action.bin", "--heads",
@@ -63,6 +64,7 @@ def test_pose_checkpoint_needs_gallery(tmp_path):
                            "--heads", "4"), "pose3d model", "--gallery")
 
 
+@pytest.mark.slow
 def test_gallery_each_clip_matches_itself(tmp_path):
     gal = tmp_path / "gallery"
     clips = {"drink": VIDEOS / "ntu_A001_drink_water.avi", "lunge": VIDEOS / "pose2sim_single/cam01.mp4",

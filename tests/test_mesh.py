@@ -28,6 +28,7 @@ def keypoints(tmp_path_factory):
     return p, kp
 
 
+@pytest.mark.slow
 def test_mesh_cli_matches_direct_model_call(tmp_path, keypoints):
     kp_file, kp = keypoints
     ckpt = need(FIXTURES / "mesh.bin")
@@ -70,6 +71,7 @@ def test_flip_params_is_an_involution():
     assert np.allclose(np.linalg.det(R), 1)
 
 
+@pytest.mark.slow
 def test_mesh_errors(tmp_path, keypoints):
     kp_file, _ = keypoints
     video = need(VIDEOS / "pose2sim_single/cam01.mp4")
