@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .keypoints import crop_box, apply_crop
 from .mocap import H36M_OF_HUMANEVA, humaneva_to_h36m
 
 
@@ -128,9 +127,7 @@ def evaluate_videopose3d(model, data3d: str | Path, data2d: str | Path | None = 
                     kp = humaneva_to_h36m(kp)
                 if kp.shape[-1] == 2:
                     kp = np.concatenate([kp, np.ones(kp.shape[:-1] + (1,))], -1)
-                box = crop_box(kp)
-                x = apply_crop(kp, box)
-                pred = lift_sequence(model, x, flip=flip, precision=precision)
+                pred = lift_sequence(model, kp, flip=flip, precision=precision, pixels=True)  # as the CLI lifts
                 if gtw.shape[1] == 15:
                     pred_j = pred[:, H36M_OF_HUMANEVA]
                     root_idx = 0
@@ -142,9 +139,8 @@ def evaluate_videopose3d(model, data3d: str | Path, data2d: str | Path | None = 
                 pred_rel = pred_j - pred_j[:, root_idx:root_idx + 1]
                 f = _focal(int_table, cam)
                 if ext is not None and f is not None:
-                    # network units -> pixels (undo the box) -> metres at the true root depth
-                    px = pred_rel * box[2] / 2
-                    metric = px * gt_cam[:, root_idx, 2][:, None, None] / f * 1000.0
+                    # pixels -> metres at the true root depth
+                    metric = pred_rel * gt_cam[:, root_idx, 2][:, None, None] / f * 1000.0
                     sums[base]["mpjpe"] += mpjpe(metric, gt_rel).sum()
                 sums[base]["n_mpjpe"] += n_mpjpe(pred_rel, gt_rel).sum()
                 sums[base]["p_mpjpe"] += p_mpjpe(pred_rel, gt_rel).sum()
@@ -186,11 +182,10 @@ def evaluate_h36m_frames(model, path: str | Path, flip: bool = True) -> dict:
     for s, p in zip(S, part):
         p = p.copy()
         p[:, 2] = np.where(p[:, 2] > 0, 1.0, 0.0)
-        box = crop_box(p[None])
-        y = lift_sequence(model, apply_crop(p[None], box), flip=flip)[0]
+        y = lift_sequence(model, p[None], flip=flip, pixels=True)[0]
         rel = y - y[:1]
         preds.append(rel)
-        metric.append(rel * box[2] / 2 * s[0, 2] / 1145.0 * 1000.0)
+        metric.append(rel * s[0, 2] / 1145.0 * 1000.0)
     gt = (S - S[:, :1]) * 1000.0
     res = _metrics(np.stack(preds), gt, np.stack(metric))
     return {"overall": res, "per_action": {"h36m frames": res}}
@@ -214,11 +209,10 @@ def evaluate_motion_npz(model, path: str | Path, flip: bool = True, n_views: int
         cam_j = (j - cam.centre) @ cam.R
         uv, _ = to_pixels(cam_j, cam.f, cam.c)
         kp = np.concatenate([uv, np.ones(uv.shape[:-1] + (1,))], -1)
-        box = crop_box(kp)
-        y = lift_sequence(model, apply_crop(kp, box), flip=flip)
+        y = lift_sequence(model, kp, flip=flip, pixels=True)
         rel = y - y[:, :1]
         gt = (cam_j - cam_j[:, :1]) * 1000.0
-        rows.append(_metrics(rel, gt, rel * box[2] / 2 * cam_j[:, :1, 2:3] / cam.f * 1000.0))
+        rows.append(_metrics(rel, gt, rel * cam_j[:, :1, 2:3] / cam.f * 1000.0))
     frames = sum(r["frames"] for r in rows)
     overall = {k: float(sum(r[k] * r["frames"] for r in rows) / frames) for k in ("mpjpe", "n_mpjpe", "p_mpjpe")}
     overall["frames"] = frames

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .keypoints import flip_h36m
+from .keypoints import apply_crop, crop_box, flip_h36m
 
 
 def window_starts(T: int, window: int, stride: int) -> list[int]:
@@ -41,15 +41,28 @@ def autocast_context(device: torch.device, precision: str):
     raise ValueError(f"precision must be fp32, bf16 or fp16, got {precision!r}")
 
 
+def _to_pixels(y: np.ndarray, box) -> np.ndarray:
+    """Network 3D in a window's box frame -> pixels (x, y) and pixel-scaled depth (z)."""
+    x0, y0, size = box
+    out = y * (size / 2)
+    out[..., 0] += x0 + size / 2
+    out[..., 1] += y0 + size / 2
+    return out
+
+
 @torch.no_grad()
 def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, batch_size: int = 4,
-                  precision: str = "fp32", stride: int | None = None,
+                  precision: str = "fp32", stride: int | None = None, pixels: bool = False,
                   fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
                   flip_output: Callable[[torch.Tensor], torch.Tensor] | None = None,
                   progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Run `model` over a whole sequence.
 
     x: [T, 17, 3] normalised 2D + confidence. Returns [T, 17, C] float32 (C = model output channels).
+    pixels=True: x is in pixels instead; each window is normalised by its own bounding box (crop_scale over
+    the window: for clips no longer than one window exactly the official demo's normalisation) and its 3D
+    mapped back to pixels before blending, so the person fills the network's input however far they walk
+    across a long video. Returns pixel x, y and depth in pixels (3D outputs only).
     fn: what to call per window batch [B, W, 17, 3] -> [B, W, ...] (default: model itself).
     flip_output: how to mirror an output back (default: flip_h36m, right for joint outputs).
     progress: called with the number of windows finished after each batch.
@@ -66,9 +79,14 @@ def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, b
     acc = None
     wsum = np.zeros(T, np.float32)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    boxes = [crop_box(x[s:s + W]) for s in starts] if pixels else None
     for b in range(0, len(starts), batch_size):
         chunk = starts[b:b + batch_size]
-        inp = torch.stack([xt[s:s + W] for s in chunk]).to(device)
+        if pixels:
+            inp = torch.stack([torch.from_numpy(apply_crop(x[s:s + W], boxes[b + k])) for k, s in enumerate(chunk)])
+            inp = inp.to(device)
+        else:
+            inp = torch.stack([xt[s:s + W] for s in chunk]).to(device)
         with autocast_context(device, precision):
             out = fn(inp).float()
             if flip:
@@ -77,9 +95,13 @@ def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, b
         if acc is None:
             acc = np.zeros((T,) + out.shape[2:], np.float32)
         for k, s in enumerate(chunk):
-            w = weights.reshape((W,) + (1,) * (out.ndim - 2))
-            acc[s:s + W] += out[k] * w
+            if pixels:
+                if boxes[b + k] is None:  # nothing confident to normalise by: this window does not vote
+                    continue
+                out[k] = _to_pixels(out[k], boxes[b + k])
+            acc[s:s + W] += out[k] * weights.reshape((W,) + (1,) * (out.ndim - 2))
             wsum[s:s + W] += weights
         if progress:
             progress(len(chunk))
-    return acc / wsum.reshape((T,) + (1,) * (acc.ndim - 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return acc / wsum.reshape((T,) + (1,) * (acc.ndim - 1))

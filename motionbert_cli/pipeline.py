@@ -192,7 +192,7 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
         T = tracks.num_frames
         P = len(sel)
         joints = np.full((P, T, 17, 3), np.nan, np.float32)
-        raw = np.full((P, T, 17, 3), np.nan, np.float32)
+        pix = np.full((P, T, 17, 3), np.nan, np.float32)
         kp2d = np.zeros((P, T, 17, 3), np.float32)
         scales = np.ones(P, np.float32)
         segs = [tracks.span(i) for i in sel]
@@ -204,25 +204,30 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
             if e - s < 2:
                 raise UserError(f"track {tracks.ids[i]} is visible in only {e - s} frame: lifting needs at least "
                                 f"2 frames (is the clip a single image?)")
-            h36, x, box = prepare_person(tracks.kpts[i][s:e], info.size, opts.pixel)
-            y = lift_sequence(model, x, flip=opts.flip, precision=opts.precision,
-                              batch_size=max(1, 1024 // window), progress=advance)
+            h36, x, _ = prepare_person(tracks.kpts[i][s:e], info.size, opts.pixel)
+            if opts.pixel:  # the official --pixel mode: the frame, not the person, sets the scale
+                y = pixel_denormalise(lift_sequence(model, x, flip=opts.flip, precision=opts.precision,
+                                                    batch_size=max(1, 1024 // window), progress=advance), info.size)
+            else:
+                y = lift_sequence(model, h36, flip=opts.flip, precision=opts.precision, pixels=True,
+                                  batch_size=max(1, 1024 // window), progress=advance)
             present = h36[..., 2].max(-1) > 0
             y[~present] = np.nan
             kp2d[p, s:e] = h36
-            raw[p, s:e] = y
+            pix[p, s:e] = y
             if opts.pixel:
-                joints[p, s:e] = pixel_denormalise(y, info.size)
+                joints[p, s:e] = y
             else:
                 scales[p] = metric_scale(y)
-                joints[p, s:e] = y * scales[p]
+                joints[p, s:e] = (y - np.nanmedian(y[:, 0], axis=0)) * scales[p]
         finish()
         units = "pixels (x right, y down, z depth; camera frame)" if opts.pixel else \
-            "metres (x right, y down, z away from the camera; scale from average adult limb lengths)"
+            "metres (x right, y down, z away from the camera, origin at the person's median pelvis position; " \
+            "scale from average adult limb lengths)"
         ids = [tracks.ids[i] for i in sel]
         t0 = time.perf_counter()
         write_motion(outdir, joints3d=joints, keypoints2d=kp2d, track_ids=ids, fps=info.fps, frame_size=info.size,
-                     units=units, extra={"joints3d_network": raw, "metric_scale": scales,
+                     units=units, extra={"joints3d_pixels": pix, "metric_scale": scales,
                                          "checkpoint": str(model.source)})
         stages.timing["write"] = time.perf_counter() - t0
         if opts.render:

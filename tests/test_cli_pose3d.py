@@ -147,3 +147,32 @@ def test_unwritable_or_taken_output(tmp_path, ckpt):
     one_line_error(run_cli("pose3d", video, "-c", ckpt, "--heads", "4", "-o", blocker / "out"), "cannot write")
     one_line_error(run_cli("pose3d", video, "-c", ckpt, "--heads", "4", "-o", blocker), "not a folder")
     assert blocker.read_text() == "x"
+
+
+def test_shipped_model_without_checkpoint(tmp_path):
+    """A fresh install lifts with the model in models/; its 3D is anatomically plausible on real footage."""
+    from motionbert_cli.pipeline import default_checkpoint
+
+    default_checkpoint()  # the shipped weights are part of the repository
+    out = tmp_path / "out"
+    ok(run_cli("pose3d", need(VIDEOS / "sports2d_demo.mp4"), "--no-render", "-o", out))
+    d = np.load(out / "motion.npz")
+    j = d["joints3d"][0]
+    seen = np.isfinite(j).all((-1, -2))
+    j = j[seen]
+    assert len(j) > 100
+    assert "metres" in str(d["units"])
+    # y points down in the camera frame: ankles below knees below hips, head above the thorax
+    assert np.mean(j[:, 3, 1] > j[:, 1, 1]) > 0.95 and np.mean(j[:, 6, 1] > j[:, 4, 1]) > 0.95
+    assert np.mean(j[:, 10, 1] < j[:, 8, 1]) > 0.95
+    # rigid bones: thigh and shin lengths vary little over the clip, and left matches right
+    for a, b in ((1, 2), (2, 3), (4, 5), (5, 6)):
+        L = np.linalg.norm(j[:, a] - j[:, b], axis=-1)
+        assert L.std() / L.mean() < 0.15, (a, b, L.std() / L.mean())
+    thigh_r = np.linalg.norm(j[:, 1] - j[:, 2], axis=-1).mean()
+    thigh_l = np.linalg.norm(j[:, 4] - j[:, 5], axis=-1).mean()
+    assert abs(thigh_r - thigh_l) / thigh_l < 0.1
+    # the lifted x, y follow the 2D: the person's left hip is on the same side in 2D and 3D
+    kp = d["keypoints2d"][0][seen]
+    same = np.sign(kp[:, 4, 0] - kp[:, 1, 0]) == np.sign(j[:, 4, 0] - j[:, 1, 0])
+    assert same.mean() > 0.9

@@ -51,3 +51,20 @@ def test_long_sequence_matches_windows_where_only_one_covers():
         first = m(torch.from_numpy(x[:27])[None])[0].numpy()
     # frames 0..17 are covered by the first window only (the second starts at 18)
     np.testing.assert_allclose(y[:18], first[:18], atol=1e-5)
+
+
+def test_pixel_mode_normalises_each_window_and_maps_back():
+    from motionbert_cli.keypoints import apply_crop, crop_box
+
+    m = small_model()
+    rng = np.random.default_rng(3)
+    px = np.concatenate([rng.uniform(100, 500, (60, 17, 2)), np.ones((60, 17, 1))], -1).astype(np.float32)
+    px[30:, :, 0] += 800  # the person walks far across the frame
+    y = lift_sequence(m, px, flip=False, pixels=True)
+    box = crop_box(px[:27])
+    with torch.no_grad():
+        first = m(torch.from_numpy(apply_crop(px[:27], box))[None])[0].numpy()
+    x0, y0, size = box
+    expect = first * size / 2 + np.array([x0 + size / 2, y0 + size / 2, 0])
+    np.testing.assert_allclose(y[:18], expect[:18], rtol=1e-5, atol=1e-3)
+    assert np.isfinite(y).all() and y[40:, :, 0].mean() > y[:20, :, 0].mean() + 500  # follows the person
