@@ -18,7 +18,6 @@ import torch
 
 from motionbert_cli import load_model
 from motionbert_cli.evaluate import _camera_frame, _extrinsics, _focal, _load_cameras, p_mpjpe
-from motionbert_cli.keypoints import apply_crop, crop_box
 from motionbert_cli.lift import lift_sequence
 from motionbert_cli.mocap import H36M_OF_HUMANEVA, humaneva_to_h36m
 from motionbert_cli.pipeline import default_checkpoint
@@ -48,15 +47,13 @@ def main():
                 T = min(len(kp), len(gt))
                 kp = humaneva_to_h36m(np.asarray(kp[:T], np.float64))
                 kp = np.concatenate([kp, np.ones(kp.shape[:-1] + (1,))], -1)
-                box = crop_box(kp)
-                x = apply_crop(kp, box)
                 gt_cam = _camera_frame(np.asarray(gt[:T], np.float64), _extrinsics(ext, subject, cam))
                 gt_rel = (gt_cam - gt_cam[:, :1]) * 1000
-                to_mm = box[2] / 2 * gt_cam[:, :1, 2:3] / _focal(intr, cam) * 1000
+                to_mm = gt_cam[:, :1, 2:3] / _focal(intr, cam) * 1000  # pixels -> mm at the true root depth
                 outs = {}
                 for prec in ("fp32", "bf16"):
                     t = time.perf_counter()
-                    y = lift_sequence(model, x, precision=prec)
+                    y = lift_sequence(model, kp, precision=prec, pixels=True)  # as the CLI lifts
                     times[prec] += time.perf_counter() - t
                     y = (y - y[:, :1])[:, H36M_OF_HUMANEVA]
                     outs[prec] = y * to_mm

@@ -162,9 +162,11 @@ def test_shipped_model_without_checkpoint(tmp_path):
     j = j[seen]
     assert len(j) > 100
     assert "metres" in str(d["units"])
-    # y points down in the camera frame: ankles below knees below hips, head above the thorax
+    kp = d["keypoints2d"][0][seen]
+    # y points down in the camera frame: ankles below hips; the head is above the thorax wherever the 2D
+    # says so (the person bends over in some frames of this clip)
     assert np.mean(j[:, 3, 1] > j[:, 1, 1]) > 0.95 and np.mean(j[:, 6, 1] > j[:, 4, 1]) > 0.95
-    assert np.mean(j[:, 10, 1] < j[:, 8, 1]) > 0.95
+    assert np.mean((j[:, 10, 1] < j[:, 8, 1]) == (kp[:, 10, 1] < kp[:, 8, 1])) > 0.95
     # rigid bones: thigh and shin lengths vary little over the clip, and left matches right
     for a, b in ((1, 2), (2, 3), (4, 5), (5, 6)):
         L = np.linalg.norm(j[:, a] - j[:, b], axis=-1)
@@ -173,6 +175,7 @@ def test_shipped_model_without_checkpoint(tmp_path):
     thigh_l = np.linalg.norm(j[:, 4] - j[:, 5], axis=-1).mean()
     assert abs(thigh_r - thigh_l) / thigh_l < 0.1
     # the lifted x, y follow the 2D: the person's left hip is on the same side in 2D and 3D
-    kp = d["keypoints2d"][0][seen]
+    # (where the hips are apart in the image; in profile they overlap and the side is a coin toss)
+    apart = np.abs(kp[:, 4, 0] - kp[:, 1, 0]) > 10
     same = np.sign(kp[:, 4, 0] - kp[:, 1, 0]) == np.sign(j[:, 4, 0] - j[:, 1, 0])
-    assert same.mean() > 0.9
+    assert apart.sum() > 50 and same[apart].mean() > 0.9
