@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from motionbert_cli import load_model
-from motionbert_cli.evaluate import _camera_frame, _extrinsics, _focal, _load_cameras, p_mpjpe
+from motionbert_cli.evaluate import _camera_frame, _extrinsics, _focal, p_mpjpe
 from motionbert_cli.lift import lift_sequence
-from motionbert_cli.mocap import H36M_OF_HUMANEVA, humaneva_to_h36m
+from motionbert_cli.mocap import H36M_OF_HUMANEVA, humaneva_to_h36m, load_humaneva_cameras
 from motionbert_cli.pipeline import default_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,8 @@ def main():
     model = load_model(args.checkpoint or default_checkpoint())
     pos3d = np.load(he / "data_3d_humaneva15.npz", allow_pickle=True)["positions_3d"].item()
     pos2d = np.load(he / "data_2d_humaneva15_gt.npz", allow_pickle=True)["positions_2d"].item()
-    ext, intr = _load_cameras(he)
+    cams = load_humaneva_cameras(he)
+    ext, intr = cams["extrinsics"], cams["intrinsics"]
     acc = {"fp32": [], "bf16": []}
     dev, times, frames = [], {"fp32": 0.0, "bf16": 0.0}, 0
     for subject in sorted(s for s in pos3d if s.startswith("Validate/")):

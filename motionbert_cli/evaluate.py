@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .mocap import H36M_OF_HUMANEVA, humaneva_to_h36m
+from .mocap import H36M_OF_HUMANEVA, humaneva_to_h36m, load_humaneva_cameras
 
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -64,13 +64,6 @@ def _camera_frame(world_zup: np.ndarray, ext: dict) -> np.ndarray:
     return (world_zup - t) @ R
 
 
-def _load_cameras(folder: Path):
-    ext_f, int_f = folder / "humaneva_camera_extrinsics.json", folder / "humaneva_fitted_intrinsics.json"
-    if not (ext_f.is_file() and int_f.is_file()):
-        return None, None
-    return json.loads(ext_f.read_text()), json.loads(int_f.read_text())
-
-
 def _extrinsics(table: dict | None, subject: str, cam: int):
     """HumanEva extrinsics json: {'S1': [ {orientation, translation}, ... per camera ]}."""
     cams = (table or {}).get(subject.split("/")[-1])
@@ -102,7 +95,8 @@ def evaluate_videopose3d(model, data3d: str | Path, data2d: str | Path | None = 
     pos2d = None
     if data2d:
         pos2d = np.load(data2d, allow_pickle=True)["positions_2d"].item()
-    ext_table, int_table = _load_cameras(data3d.parent)
+    cams = load_humaneva_cameras(data3d.parent) or {}
+    ext_table, int_table = cams.get("extrinsics"), cams.get("intrinsics")
     sums = defaultdict(lambda: defaultdict(float))
     for subject in sorted(pos3d):
         if subjects and not any(subject == s or subject.startswith(s.rstrip("*")) for s in subjects):

@@ -25,6 +25,17 @@ def window_starts(T: int, window: int, stride: int) -> list[int]:
     return starts
 
 
+def default_stride(window: int) -> int:
+    """Windows overlap by at least a third."""
+    return max(1, (2 * window) // 3)
+
+
+def count_windows(T: int, window: int) -> int:
+    """How many windows lift_sequence runs over T frames with its default stride (for progress bars)."""
+    W = min(T, window)
+    return len(window_starts(T, W, default_stride(W)))
+
+
 def blend_weights(window: int) -> np.ndarray:
     """Per-frame weights of one window: 1 in the middle, falling linearly to a small floor at the edges."""
     ramp = np.minimum(np.arange(window) + 1, np.arange(window, 0, -1)) / (window / 3)
@@ -73,7 +84,7 @@ def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, b
     window = model.cfg.maxlen
     T = x.shape[0]
     W = min(T, window)
-    stride = stride or max(1, (2 * W) // 3)
+    stride = stride or default_stride(W)
     starts = window_starts(T, W, stride)
     weights = blend_weights(W) if len(starts) > 1 else np.ones(W, np.float32)
     acc = None

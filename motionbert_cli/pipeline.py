@@ -175,7 +175,7 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
     import torch
 
     from .export import OutputDir, write_motion
-    from .lift import lift_sequence
+    from .lift import count_windows, lift_sequence
     from .video import probe
 
     t_start = time.perf_counter()
@@ -197,9 +197,7 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
         scales = np.ones(P, np.float32)
         segs = [tracks.span(i) for i in sel]
         window = model.cfg.maxlen
-        n_windows = sum(1 if e - s <= window else -(-(e - s - window) // max(1, (2 * window) // 3)) + 1
-                        for s, e in segs)
-        advance, finish = stages.stage("lift", n_windows, "windows")
+        advance, finish = stages.stage("lift", sum(count_windows(e - s, window) for s, e in segs), "windows")
         for p, (i, (s, e)) in enumerate(zip(sel, segs)):
             if e - s < 2:
                 raise UserError(f"track {tracks.ids[i]} is visible in only {e - s} frame: lifting needs at least "
