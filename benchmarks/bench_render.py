@@ -48,8 +48,8 @@ def main():
         moved = np.einsum("ij,pvj->pvi", R, verts - verts.mean(1, keepdims=True)) + verts.mean(1, keepdims=True)
         out = r.draw(frame, moved, cols)
     dt = (time.perf_counter() - t) / args.frames
-    print(f"| renderer | resolution | people | vertices | faces | ms/frame | frames/s |")
-    print(f"|---|---|---|---|---|---|---|")
+    print("| renderer | resolution | people | vertices | faces | ms/frame | frames/s |")
+    print("|---|---|---|---|---|---|---|")
     print(f"| OpenCV painter's | {W}x{H} | {args.people} | {len(v)} | {len(f)} | {dt * 1000:.1f} | {1 / dt:.1f} |")
     assert out.shape == frame.shape
 

@@ -79,7 +79,7 @@ class ClipKeypoints:
 
 def clip_keypoints(path: Path, detector, device: str, imgsz: int, stages, video_info=None) -> ClipKeypoints:
     """Detect (or read) the two most prominent people of a clip."""
-    from .detect import Tracks, read_keypoints_file
+    from .detect import read_keypoints_file
     from .pipeline import get_tracks
     from .video import probe
 
@@ -190,7 +190,7 @@ def build_gallery(folder: Path, model, detector, device: str, imgsz: int, stages
         embs.append(embed(model, prepare_ntu(ck.kpts, ck.frame_size, T)[None], device)[0])
     labels, files, E = [l for l, _ in items], [str(p.relative_to(folder)) for _, p in items], np.stack(embs)
     if write_cache:
-        from .pipeline import atomic_path
+        from .fileio import atomic_path
 
         with atomic_path(cache) as tmp:
             np.savez(tmp, key=key, labels=np.asarray(labels), files=np.asarray(files), embeddings=E)

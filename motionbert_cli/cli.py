@@ -113,7 +113,8 @@ def action(
 
     from . import action as act
     from .checkpoint import load_model
-    from .pipeline import Stages, default_checkpoint, write_json_atomic
+    from .fileio import write_json_atomic
+    from .pipeline import Stages, default_checkpoint
 
     dev = _resolve_device(device)
     err = _console()
@@ -290,7 +291,8 @@ def eval_pose3d_cmd(
 
     from .checkpoint import load_model
     from .evaluate import evaluate_file
-    from .pipeline import default_checkpoint, write_json_atomic
+    from .fileio import write_json_atomic
+    from .pipeline import default_checkpoint
 
     _threads()
     ckpt = checkpoint or default_checkpoint()

@@ -5,7 +5,6 @@ with the 2D from the file (ground truth or detections) or projected from the 3D,
 """
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 

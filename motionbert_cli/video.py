@@ -6,7 +6,6 @@ temporary file that is renamed on success, so a failed run leaves no half-writte
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -14,6 +13,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import UserError
+from .fileio import temp_beside
 
 # Keep FFmpeg's and OpenCV's own messages off stderr: errors reach the user as our one-line messages.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -89,9 +89,7 @@ class VideoWriter:
         self.path = Path(path)
         w, h = size
         self.size = (w + w % 2, h + h % 2)
-        fd, self.tmp = tempfile.mkstemp(prefix=self.path.stem + ".", suffix=".tmp.mp4", dir=self.path.parent)
-        os.close(fd)
-        os.chmod(self.tmp, 0o644)  # mkstemp makes 0600; results are for sharing
+        self.tmp = temp_beside(self.path, ".tmp.mp4")
         self._gen = imageio_ffmpeg.write_frames(self.tmp, self.size, fps=fps, codec="libx264", quality=6,
                                                 macro_block_size=1, pix_fmt_in="bgr24",
                                                 output_params=["-preset", "ultrafast", "-tune", "zerolatency"],

@@ -2,7 +2,6 @@
 import json
 
 import numpy as np
-import pytest
 
 from conftest import SHARED, need
 from motionbert_cli import load_model
@@ -44,7 +43,7 @@ def test_distributed_training_with_torchrun(tmp_path):
     cfg.write_text(json.dumps({"dim_feat": 16, "dim_rep": 16, "depth": 1, "num_heads": 2, "maxlen": 9,
                                "epochs": 2, "steps_per_epoch": 3, "batch_size": 4, "precision": "fp32"}))
     out = tmp_path / "run"
-    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m",
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m",
                           "motionbert_cli", "train", "pose3d", "--data", str(mocap), "--config", str(cfg),
                           "--out", str(out)], capture_output=True, text=True, timeout=600,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
