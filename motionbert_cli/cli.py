@@ -76,6 +76,7 @@ def pose3d(
     render: bool = typer.Option(True, "--render/--no-render", help="Write overlay.mp4 and skeleton3d.mp4."),
     imgsz: int = typer.Option(640, "--imgsz", help="Detector input size in pixels."),
     min_frames: int = typer.Option(10, "--min-frames", help="Shortest track lifted with --person all."),
+    focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels, for joints3d_camera [default: the longer frame side]."),
 ):
     """Lift the people in VIDEO to 3D joints: motion.npz/.json, one CSV per person, overlay and 3D videos."""
     from .pipeline import Pose3dOptions, run_pose3d
@@ -83,7 +84,7 @@ def pose3d(
     opts = Pose3dOptions(video=video, out=out, checkpoint=checkpoint, heads=heads, detector=detector,
                          keypoints=keypoints, person=person, device=_resolve_device(device),
                          precision=precision.value, flip=flip, pixel=pixel, render=render, imgsz=imgsz,
-                         min_frames=min_frames)
+                         min_frames=min_frames, focal=focal)
     run_pose3d(opts, _console())
 
 
@@ -197,6 +198,7 @@ def mesh(
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Mesh checkpoint (official MotionBERT mesh .bin or ours)."),
     render: Optional[Path] = typer.Option(None, "--render", help="Write the video with the meshes drawn over it (.mp4)."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder for mesh.npz [default: <video stem>_motionbert]."),
+    pose_checkpoint: Optional[Path] = typer.Option(None, "--pose-checkpoint", help="Pose3d lifter whose 3D places the body in the camera (official or ours) [default: the model shipped in models/]."),
     smpl_dir: Optional[Path] = typer.Option(None, "--smpl-dir", envvar="MOTIONBERT_SMPL_DIR", help="SMPL files (SMPL_NEUTRAL.pkl, J_regressor_h36m_correct.npy, smpl_mean_params.npz), only for checkpoints without the SMPL model inside."),
     person: str = typer.Option("auto", "--person", help="Track id, 'auto' (most visible) or 'all'."),
     heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads of the checkpoint (official models: 8)."),
@@ -210,11 +212,16 @@ def mesh(
     imgsz: int = typer.Option(640, "--imgsz", help="Detector input size."),
     device: Device = typer.Option(Device.auto, "--device"),
 ):
-    """Recover SMPL meshes (pose, shape, translation) for the people in VIDEO and render them over it."""
+    """Recover SMPL meshes (pose, shape, translation) for the people in VIDEO and render them over it.
+
+    The body's position in the camera comes from the pose3d lifter (--pose-checkpoint); mesh.npz holds
+    poses [P,T,72], betas [P,T,10], transl [P,T,3] (SMPL's), pelvis and joints3d in camera metres.
+    """
     from .mesh import MeshOptions, run_mesh
 
     _threads()
-    run_mesh(MeshOptions(video=video, checkpoint=checkpoint, out=out, render=render, smpl_dir=smpl_dir,
+    run_mesh(MeshOptions(video=video, checkpoint=checkpoint, pose_checkpoint=pose_checkpoint, out=out,
+                         render=render, smpl_dir=smpl_dir,
                          heads=heads, detector=detector, keypoints=keypoints, person=person,
                          device=_resolve_device(device), flip=flip, save_obj=save_obj, save_verts=save_verts,
                          focal=focal, imgsz=imgsz, opacity=opacity), _console())

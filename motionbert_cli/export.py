@@ -81,7 +81,7 @@ def write_motion(outdir: OutputDir, *, joints3d: np.ndarray, keypoints2d: np.nda
         "fps": float(fps), "frame_size": [int(frame_size[0]), int(frame_size[1])], "units": units,
         "joint_names": H36M_JOINTS, "track_ids": [int(t) for t in track_ids],
         "joints3d": clean(joints3d), "keypoints2d": clean(keypoints2d),
-        **{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in extra.items()},
+        **{k: (v.tolist() if isinstance(v, (np.ndarray, np.generic)) else v) for k, v in extra.items()},
     }
     with open(outdir.path("motion.json"), "w") as f:
         json.dump(doc, f, separators=(",", ":"))

@@ -2,7 +2,9 @@
 
 Per person: the same 2D path as pose3d -> the mesh model over blended windows (flip TTA mirrors the SMPL pose:
 left/right joints swapped, rotations conjugated by the x-mirror) -> rotations averaged across windows and
-re-orthonormalised -> SMPL once per frame -> camera translation fitted to the 2D keypoints -> files and video.
+re-orthonormalised -> SMPL once per frame -> the pelvis placed in the camera by the pose3d lifter (its depth
+from the lifter's limb lengths in pixels against the SMPL body's limb lengths in metres: camera.py) -> files
+and video. `benchmarks/bench_trajectory.py` measures that placement against HumanEva's ground truth.
 """
 from __future__ import annotations
 
@@ -48,60 +50,11 @@ def orthonormalise(R: np.ndarray) -> np.ndarray:
     return (U * D[..., None, :]) @ Vt
 
 
-def fit_translation(joints_m: np.ndarray, kp2d: np.ndarray, focal: float, centre: tuple[float, float]) -> np.ndarray:
-    """Camera translation per frame that best projects body joints onto the 2D keypoints.
-
-    joints_m [T, 17, 3] metres (root-relative body, camera axes: x right, y down, z forward); kp2d [T, 17, 3]
-    pixels + confidence. Solves the linear least squares of the perspective projection (as SPIN/VIBE do),
-    weighted by sqrt(confidence). Returns [T, 3] metres (NaN where fewer than 4 joints are seen).
-    """
-    T = joints_m.shape[0]
-    out = np.full((T, 3), np.nan)
-    cx, cy = centre
-    for t in range(T):
-        w = np.sqrt(np.clip(kp2d[t, :, 2], 0, 1))
-        if (w > 0.2).sum() < 4:
-            continue
-        X, Y, Z = joints_m[t].T
-        u, v = kp2d[t, :, 0] - cx, kp2d[t, :, 1] - cy
-        # u (Z + tz) = f (X + tx)  ->  f tx - u tz = u Z - f X ; same for v
-        A = np.concatenate([np.stack([np.full(17, focal), np.zeros(17), -u], 1),
-                            np.stack([np.zeros(17), np.full(17, focal), -v], 1)])
-        b = np.concatenate([u * Z - focal * X, v * Z - focal * Y])
-        ww = np.concatenate([w, w])
-        sol, *_ = np.linalg.lstsq(A * ww[:, None], b * ww, rcond=None)
-        if not np.isfinite(sol).all() or sol[2] + Z.min() < 0.3:
-            # Degenerate fit (body behind or at the camera): fall back to weak perspective from the spread
-            # of the joints in 3D and in 2D.
-            vis = w > 0.2
-            s3 = np.sqrt(joints_m[t, vis, :2].var(0).sum())
-            s2 = np.sqrt(kp2d[t, vis, :2].var(0).sum())
-            tz = focal * s3 / max(s2, 1e-6)
-            c2 = kp2d[t, vis, :2].mean(0) - (cx, cy)
-            c3 = joints_m[t, vis].mean(0)
-            sol = np.array([c2[0] * tz / focal - c3[0], c2[1] * tz / focal - c3[1], tz - c3[2]])
-        out[t] = sol
-    return out
-
-
-def smooth(x: np.ndarray, k: int) -> np.ndarray:
-    """Centred moving average over time (NaN-aware) of [T, ...]."""
-    if k <= 1:
-        return x
-    ok = np.isfinite(x).all(axis=tuple(range(1, x.ndim)))
-    xs = np.where(ok.reshape((-1,) + (1,) * (x.ndim - 1)), x, 0.0)
-    ker = np.ones(k)
-    num = np.apply_along_axis(lambda c: np.convolve(c, ker, "same"), 0, xs)
-    den = np.convolve(ok.astype(float), ker, "same").reshape((-1,) + (1,) * (x.ndim - 1))
-    res = num / np.maximum(den, 1e-9)
-    res[~ok] = np.nan
-    return res
-
-
 @dataclass
 class MeshOptions:
     video: Path
     checkpoint: Path
+    pose_checkpoint: Path | None = None  # the lifter that places the body (default: the shipped model)
     out: Path | None = None
     render: Path | None = None
     smpl_dir: Path | None = None
@@ -125,7 +78,9 @@ def run_mesh(opts: MeshOptions, console) -> Path:
     from .detect import select_tracks
     from .export import OutputDir
     from .lift import lift_sequence
-    from .pipeline import Stages, get_tracks, prepare_person, write_json_atomic
+    from .camera import limb_lengths, root_trajectory, smoothing_frames
+    from .fileio import write_json_atomic
+    from .pipeline import Stages, get_tracks, load_pose3d, prepare_person
     from .video import probe
 
     t_start = time.perf_counter()
@@ -134,6 +89,7 @@ def run_mesh(opts: MeshOptions, console) -> Path:
         raise UserError(f"--render {opts.render}: give an .mp4 file name")
     model = load_model(opts.checkpoint, task="mesh", num_heads=opts.heads, device=opts.device,
                        smpl_dir=opts.smpl_dir)
+    lifter = load_pose3d(opts.pose_checkpoint, None, opts.device)
     out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
     focal = opts.focal or float(max(info.size))  # ~53 degree horizontal field of view when unknown
     centre = (info.width / 2, info.height / 2)
@@ -144,7 +100,7 @@ def run_mesh(opts: MeshOptions, console) -> Path:
         T, P = tracks.num_frames, len(sel)
         poses = np.full((P, T, 72), np.nan, np.float32)
         betas = np.full((P, T, 10), np.nan, np.float32)
-        transl = np.full((P, T, 3), np.nan, np.float32)
+        pelvis = np.full((P, T, 3), np.nan, np.float32)
         joints = np.full((P, T, 17, 3), np.nan, np.float32)
         verts = np.full((P, T, 6890, 3), np.nan, np.float32) if (opts.save_verts or opts.save_obj or opts.render) else None
         advance, finish = stages.stage("mesh", sum(e - s for s, e in (tracks.span(i) for i in sel)))
@@ -169,28 +125,33 @@ def run_mesh(opts: MeshOptions, console) -> Path:
                 if verts is not None:
                     verts[p, s + a:s + sl.stop] = v / 1000.0
                 advance(sl.stop - a)
-            # Camera placement: the mesh's own joints fitted to the 2D, root-relative, then smoothed.
-            rel = joints[p, s:e] - joints[p, s:e, :1]
-            tr = fit_translation(rel, h36, focal, centre)
-            tr = smooth(tr, max(1, int(info.fps // 6)))
-            tr[~present] = np.nan
-            transl[p, s:e] = tr  # pelvis position in the camera frame
+            # Where the body is: the lifter's pixel-scaled 3D against this body's limb lengths in metres.
+            pix = lift_sequence(lifter, h36, flip=opts.flip, pixels=True)
+            body = np.nanmedian(limb_lengths(joints[p, s:e][present].astype(np.float64)), axis=0)
+            root = root_trajectory(pix, focal, centre, body, smooth_frames=smoothing_frames(info.fps))
+            root[~present] = np.nan
+            pelvis[p, s:e] = root
             for arr in (poses, betas, joints):
                 arr[p, s:e][~present] = np.nan
             if verts is not None:
                 verts[p, s:e][~present] = np.nan
         finish()
         ids = [tracks.ids[i] for i in sel]
-        # joints3d and verts in the camera frame: body (root-relative) + translation of the pelvis
+        # joints3d and verts in the camera frame: the body around its pelvis, moved to the lifter's pelvis.
+        # transl is SMPL's own (added to every vertex), so SMPL(poses, betas, transl) reproduces verts.
         root = joints[:, :, :1].copy()
-        joints_cam = joints - root + transl[:, :, None]
-        arrays = {"poses": poses, "betas": betas, "transl": transl, "joints3d": joints_cam.astype(np.float32),
-                  "track_ids": np.asarray(ids), "fps": np.float32(info.fps), "frame_size": np.asarray(info.size),
+        transl = (pelvis - root[:, :, 0]).astype(np.float32)
+        joints_cam = joints + transl[:, :, None]
+        arrays = {"poses": poses, "betas": betas, "transl": transl, "pelvis": pelvis,
+                  "joints3d": joints_cam.astype(np.float32), "track_ids": np.asarray(ids),
+                  "fps": np.float32(info.fps), "frame_size": np.asarray(info.size),
                   "focal_length": np.float32(focal), "faces": model.faces.astype(np.int32),
-                  "units": np.asarray("metres, camera frame (x right, y down, z forward); poses: SMPL axis-angle")}
+                  "units": np.asarray("metres, camera frame (x right, y down, z forward); poses: SMPL axis-angle "
+                                      "(global orientation in the camera frame); transl: SMPL's translation; "
+                                      "pelvis: the H36M pelvis joint")}
         verts_cam = None
         if verts is not None:
-            verts_cam = (verts - root + transl[:, :, None]).astype(np.float32)
+            verts_cam = (verts + transl[:, :, None]).astype(np.float32)
             if opts.save_verts:
                 arrays["verts"] = verts_cam
         np.savez_compressed(outdir.path("mesh.npz"), **arrays)

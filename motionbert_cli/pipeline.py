@@ -5,10 +5,7 @@ video --decode/detect/track--> Tracks (COCO-17 pixels) --to H36M, gap filling, n
 """
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .fileio import write_json_atomic
 from .keypoints import crop_box, apply_crop, fill_gaps, pixel_denormalise, pixel_normalise, to_h36m
 
 # models/ beside the package (editable installs and source checkouts).
@@ -23,11 +21,6 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_POSE3D = "motionbert_cpu_pose3d.bin"
 OFFICIAL_HELP = ("official MotionBERT weights: https://github.com/Walter0807/MotionBERT#model-zoo "
                  "(e.g. FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin)")
-
-# Mean limb lengths of an adult (metres; thigh, shin, upper arm, forearm, as in Human3.6M's subjects):
-# the network's 3D has no absolute scale, so metric output is scaled to match them.
-_LIMBS = [(1, 2), (2, 3), (4, 5), (5, 6), (11, 12), (12, 13), (14, 15), (15, 16)]
-_LIMB_METRES = np.array([0.45, 0.44, 0.45, 0.44, 0.28, 0.25, 0.28, 0.25])
 
 
 def default_checkpoint() -> Path:
@@ -39,37 +32,16 @@ def default_checkpoint() -> Path:
                     f"reinstall motionbert-cli or pass --checkpoint ({OFFICIAL_HELP})")
 
 
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside `path` (same suffix); it replaces `path` only if the block succeeds."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp" + path.suffix, dir=path.parent)
-    except OSError as e:
-        raise UserError(f"cannot write {path}: {e.strerror}") from None
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are for sharing
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def write_json_atomic(path, obj) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, default=float)
-
-
 def metric_scale(joints: np.ndarray) -> float:
-    """Factor that brings network-unit joints [T, 17, 3] to metres, from median limb lengths."""
-    lengths = np.linalg.norm(joints[:, [a for a, _ in _LIMBS]] - joints[:, [b for _, b in _LIMBS]], axis=-1)
-    med = np.nanmedian(lengths, axis=0)
+    """Factor that brings network-unit joints [T, 17, 3] to metres, from median limb lengths: the network's
+    3D has no absolute scale, so it is matched to an average adult's limbs."""
+    from .camera import ADULT_LIMB_METRES, limb_lengths
+
+    med = np.nanmedian(limb_lengths(joints), axis=0)
     ok = np.isfinite(med) & (med > 1e-6)
     if not ok.any():
         return 1.0
-    return float(np.median(_LIMB_METRES[ok] / med[ok]))
+    return float(np.median(ADULT_LIMB_METRES[ok] / med[ok]))
 
 
 @dataclass
@@ -88,6 +60,7 @@ class Pose3dOptions:
     render: bool = True
     imgsz: int = 640
     min_frames: int = 10
+    focal: float | None = None
     timing: dict = field(default_factory=dict)
 
 
@@ -174,6 +147,7 @@ def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
 def run_pose3d(opts: Pose3dOptions, console) -> Path:
     import torch
 
+    from .camera import camera_joints, smoothing_frames
     from .export import OutputDir, write_motion
     from .lift import count_windows, lift_sequence
     from .video import probe
@@ -193,6 +167,9 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
         P = len(sel)
         joints = np.full((P, T, 17, 3), np.nan, np.float32)
         pix = np.full((P, T, 17, 3), np.nan, np.float32)
+        cam = np.full((P, T, 17, 3), np.nan, np.float32)
+        focal = opts.focal or float(max(info.size))  # ~53 degree horizontal field of view when unknown
+        centre = (info.width / 2, info.height / 2)
         kp2d = np.zeros((P, T, 17, 3), np.float32)
         scales = np.ones(P, np.float32)
         segs = [tracks.span(i) for i in sel]
@@ -218,15 +195,20 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
             else:
                 scales[p] = metric_scale(y)
                 joints[p, s:e] = (y - np.nanmedian(y[:, 0], axis=0)) * scales[p]
+                # The person placed in the camera (depth from limb lengths in pixels; camera.py).
+                cam[p, s:e] = camera_joints(y, focal, centre, smooth_frames=smoothing_frames(info.fps))
         finish()
         units = "pixels (x right, y down, z depth; camera frame)" if opts.pixel else \
             "metres (x right, y down, z away from the camera, origin at the person's median pelvis position; " \
-            "scale from average adult limb lengths)"
+            "scale from average adult limb lengths); joints3d_camera: metres in the camera frame (x right, y down, " \
+            "z forward), the person placed by their limb lengths in pixels for a camera of focal_length pixels"
         ids = [tracks.ids[i] for i in sel]
         t0 = time.perf_counter()
+        extra = {"joints3d_pixels": pix, "metric_scale": scales, "checkpoint": str(model.source)}
+        if not opts.pixel:
+            extra.update(joints3d_camera=cam, focal_length=np.float32(focal))
         write_motion(outdir, joints3d=joints, keypoints2d=kp2d, track_ids=ids, fps=info.fps, frame_size=info.size,
-                     units=units, extra={"joints3d_pixels": pix, "metric_scale": scales,
-                                         "checkpoint": str(model.source)})
+                     units=units, extra=extra)
         stages.timing["write"] = time.perf_counter() - t0
         if opts.render:
             render_pose3d_videos(outdir, info, kp2d, joints, ids, stages)

@@ -176,6 +176,14 @@ def test_shipped_model_without_checkpoint(tmp_path):
     assert abs(thigh_r - thigh_l) / thigh_l < 0.1
     # the lifted x, y follow the 2D: the person's left hip is on the same side in 2D and 3D
     # (where the hips are apart in the image; in profile they overlap and the side is a coin toss)
+    # placed in the camera: the pelvis projects onto the lifted pelvis pixel, a plausible distance, smooth depth
+    cam, pix = d["joints3d_camera"][0][seen], d["joints3d_pixels"][0][seen]
+    f, (W, H) = float(d["focal_length"]), d["frame_size"]
+    uv = f * cam[:, 0, :2] / cam[:, 0, 2:] + np.array([W / 2, H / 2])
+    assert np.abs(uv - pix[:, 0, :2]).max() < 0.5
+    assert (cam[:, 0, 2] > 2).all() and (cam[:, 0, 2] < 30).all()
+    assert np.median(np.abs(np.diff(cam[:, 0, 2]))) < 0.04  # m per frame (30 fps)
+    np.testing.assert_allclose(np.linalg.norm(cam[:, 1] - cam[:, 2], axis=-1).mean(), 0.45, rtol=0.15)  # thigh
     apart = np.abs(kp[:, 4, 0] - kp[:, 1, 0]) > 10
     same = np.sign(kp[:, 4, 0] - kp[:, 1, 0]) == np.sign(j[:, 4, 0] - j[:, 1, 0])
     assert apart.sum() > 50 and same[apart].mean() > 0.9

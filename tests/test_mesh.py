@@ -46,10 +46,28 @@ def test_mesh_cli_matches_direct_model_call(tmp_path, keypoints):
         ref = model(torch.from_numpy(x)[None])
     np.testing.assert_allclose(d["poses"][0], ref["theta"][0, :, :72].numpy(), atol=1e-3)
     np.testing.assert_allclose(d["betas"][0], ref["theta"][0, :, 72:].numpy(), atol=1e-4)
-    # joints and vertices: the model's (mm -> m), moved by the fitted translation of the pelvis
+    # joints and vertices: the model's (mm -> m) moved by SMPL's transl, which puts the pelvis where the lifter says
     kp3d = ref["kp_3d"][0].numpy() / 1000
-    np.testing.assert_allclose(d["joints3d"][0] - d["transl"][0][:, None], kp3d - kp3d[:, :1], atol=1e-4)
-    assert np.isfinite(d["transl"]).all() and (d["transl"][0, :, 2] > 0).all()
+    np.testing.assert_allclose(d["verts"][0], ref["verts"][0].numpy() / 1000 + d["transl"][0][:, None], atol=1e-4)
+    np.testing.assert_allclose(d["joints3d"][0], kp3d + d["transl"][0][:, None], atol=1e-4)
+    np.testing.assert_allclose(d["joints3d"][0, :, 0], d["pelvis"][0], atol=1e-5)
+    assert np.isfinite(d["pelvis"]).all() and (d["pelvis"][0, :, 2] > 0.5).all()
+    # the pelvis projects onto the 2D pelvis (between the hips) and follows it 60 px to the right
+    f = float(d["focal_length"])
+    uv = f * d["pelvis"][0, :, :2] / d["pelvis"][0, :, 2:] + np.array([540, 960])
+    hips = kp[:, 11:13, :2].mean(1)
+    assert np.abs(uv - hips).max() < 15, np.abs(uv - hips).max()
+    assert 45 < uv[-10:, 0].mean() - uv[:10, 0].mean() < 75
+    # the files work with smplx itself: SMPL(poses, betas, transl) gives the camera-frame vertices
+    smpl_file = _smpl_pickle(model.head.smpl, tmp_path / "SMPL_NEUTRAL.pkl")
+    import smplx
+
+    body = smplx.SMPL(model_path=str(smpl_file))
+    t = torch.from_numpy
+    with torch.no_grad():
+        v = body(global_orient=t(d["poses"][0, :, :3]), body_pose=t(d["poses"][0, :, 3:]), betas=t(d["betas"][0]),
+                 transl=t(d["transl"][0])).vertices.numpy()
+    np.testing.assert_allclose(v, d["verts"][0], atol=2e-3)
     # the render: the video's size and frame count, changed where the body is drawn
     cap, src = cv2.VideoCapture(str(render)), cv2.VideoCapture(str(video))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 100
@@ -57,10 +75,22 @@ def test_mesh_cli_matches_direct_model_call(tmp_path, keypoints):
     for _ in range(51):
         _, a = cap.read()
         _, b = src.read()
-    f = float(d["focal_length"])
-    u, v = (f * d["transl"][0, 50, :2] / d["transl"][0, 50, 2] + np.array([540, 960])).astype(int)
+    u, v = uv[50].astype(int)
     diff = np.abs(a.astype(int) - b.astype(int)).sum(-1)
     assert diff[v - 5:v + 5, u - 5:u + 5].mean() > 20
+
+
+def _smpl_pickle(layer, path):
+    """Our SMPL layer's buffers written as an SMPL .pkl in the layout smplx reads."""
+    import pickle
+
+    a = {k: v.numpy() for k, v in layer.state_dict().items()}
+    with open(path, "wb") as f:
+        pickle.dump({"v_template": a["v_template"], "shapedirs": a["shapedirs"],
+                     "posedirs": a["posedirs"].T.reshape(6890, 3, -1), "J_regressor": a["J_regressor"],
+                     "weights": a["lbs_weights"], "kintree_table": np.stack([a["parents"], np.arange(24)]),
+                     "f": a["faces_tensor"]}, f)
+    return path
 
 
 def test_flip_params_is_an_involution():

@@ -1,0 +1,120 @@
+"""Placing a lifted body in the camera: where the person is, not just how they are posed.
+
+The pose3d lifter (lift_sequence with pixels=True) returns each joint's x, y in pixels and its depth in the
+same pixel units. Its limbs therefore have lengths in pixels that, unlike lengths measured in the 2D image,
+do not shrink when a limb points at the camera. With a pinhole camera (focal f px, principal point c), a body
+part of L metres at depth Z spans f L / Z pixels, so the ratio k = L / (its length in pixels) is metres per
+pixel at the person, Z = f k, and the pelvis sits at ((u - cx) k, (v - cy) k, f k).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# H36M-17 limbs whose metric length is stable (thigh, shin, upper arm, forearm; left then right) and the mean
+# adult lengths in metres (Human3.6M's subjects), used when the body's own size is unknown.
+LIMBS = [(4, 5), (5, 6), (1, 2), (2, 3), (11, 12), (12, 13), (14, 15), (15, 16)]
+ADULT_LIMB_METRES = np.array([0.45, 0.44, 0.45, 0.44, 0.28, 0.25, 0.28, 0.25])
+
+
+# The depth (metres per pixel) is fitted by a line over this much time around each frame: single-frame limb
+# lengths jitter, and a person's distance changes smoothly. On HumanEva 1 s beat 1/6 s and 1/2 s in both
+# error and jitter (benchmarks/bench_trajectory.py).
+DEPTH_SMOOTHING_S = 1.0
+
+
+def smoothing_frames(fps: float) -> int:
+    return max(1, round(fps * DEPTH_SMOOTHING_S))
+
+
+def limb_lengths(joints: np.ndarray) -> np.ndarray:
+    """[..., 17, 3] -> [..., 8] lengths of LIMBS."""
+    a, b = zip(*LIMBS)
+    return np.linalg.norm(joints[..., list(a), :] - joints[..., list(b), :], axis=-1)
+
+
+def metres_per_pixel(pix3d: np.ndarray, limb_metres: np.ndarray | None = None) -> np.ndarray:
+    """Per-frame metres per pixel at the person. pix3d [T, 17, 3] (lifter output in pixels) -> [T].
+
+    limb_metres [8]: the person's limb lengths (e.g. from their SMPL body); default: an average adult.
+    Median over limbs, so one badly lifted limb does not move the person. NaN where nothing was lifted.
+    """
+    L = ADULT_LIMB_METRES if limb_metres is None else np.asarray(limb_metres, np.float64)
+    lp = limb_lengths(pix3d.astype(np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(lp > 1e-6, L / lp, np.nan)
+    ok = np.isfinite(ratio).any(-1)
+    out = np.full(len(pix3d), np.nan)
+    out[ok] = np.nanmedian(ratio[ok], axis=-1)
+    return out
+
+
+def smooth_log(k: np.ndarray, frames: int) -> np.ndarray:
+    """Local linear fit of log k over a centred window of `frames` frames, per frame. [T] -> [T].
+
+    A line rather than a mean, so a person walking towards the camera is not dragged behind at the clip's
+    ends or beside gaps; outlying frames are first replaced by a short running median.
+    NaN-aware: missing frames are left out of the fits and stay NaN.
+    """
+    frames = min(frames, len(k))
+    frames -= 1 - frames % 2  # odd, so the window is centred on its frame
+    if frames <= 1:
+        return k
+    ok = np.isfinite(k) & (k > 0)
+    y = np.where(ok, np.log(np.where(ok, k, 1.0)), np.nan)
+    # Outliers (far from a running median, by 3 robust sigmas and at least 5%) are replaced by that median,
+    # so single bad frames do not tilt the lines; everything else, trends at the ends included, is kept.
+    med = _running_median(y, max(3, frames // 4))
+    dev = np.abs(y - med)
+    sigma = 1.4826 * np.nanmedian(dev) if np.isfinite(dev).any() else 0.0
+    y = np.where(dev > max(0.05, 3 * sigma), med, y)
+    y = np.where(ok, y, 0.0)
+    w = ok.astype(float)
+    d = np.arange(frames) - (frames - 1) / 2  # offsets in the window, centred
+
+    def conv(a, ker):  # sum over the window around each frame of a(t + d) * ker(d)
+        return np.convolve(a, ker[::-1], "same")
+
+    s0, s1, s2 = conv(w, np.ones(frames)), conv(w, d), conv(w, d * d)
+    sy, sdy = conv(w * y, np.ones(frames)), conv(w * y, d)
+    det = s0 * s2 - s1 * s1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        line = (s2 * sy - s1 * sdy) / det
+        mean = sy / s0
+    out = np.exp(np.where(det > 1e-9 * np.maximum(s0, 1) ** 3, line, mean))
+    out[~ok] = np.nan
+    return out
+
+
+def _running_median(y: np.ndarray, frames: int) -> np.ndarray:
+    """NaN-aware centred running median of [T] (odd window; the ends use what there is)."""
+    h = frames // 2
+    pad = np.pad(y, h, constant_values=np.nan)
+    win = np.lib.stride_tricks.sliding_window_view(pad, 2 * h + 1)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows stay NaN
+            return np.nanmedian(win, axis=-1)
+
+
+def root_trajectory(pix3d: np.ndarray, focal: float, centre: tuple[float, float],
+                    limb_metres: np.ndarray | None = None, smooth_frames: int = 1) -> np.ndarray:
+    """Pelvis position in the camera frame (metres; x right, y down, z forward) per frame. [T, 17, 3] -> [T, 3].
+
+    pix3d: the lifter's output in pixels (joint 0 = pelvis); focal in pixels; centre = principal point.
+    smooth_frames: the depth (log metres per pixel) is fitted by a line over this many frames around each
+    frame (smoothing_frames(fps) is what the commands use).
+    """
+    k = smooth_log(metres_per_pixel(pix3d, limb_metres), smooth_frames)
+    u, v = pix3d[:, 0, 0] - centre[0], pix3d[:, 0, 1] - centre[1]
+    return np.stack([u * k, v * k, focal * k], axis=-1)
+
+
+def camera_joints(pix3d: np.ndarray, focal: float, centre: tuple[float, float],
+                  limb_metres: np.ndarray | None = None, smooth_frames: int = 1) -> np.ndarray:
+    """All joints in the camera frame (metres): the pelvis from root_trajectory, the body around it scaled
+    by the same metres per pixel. [T, 17, 3] -> [T, 17, 3]."""
+    root = root_trajectory(pix3d, focal, centre, limb_metres, smooth_frames)
+    k = root[:, 2:3, None] / focal
+    return root[:, None] + (pix3d - pix3d[:, :1]) * k
