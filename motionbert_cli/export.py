@@ -95,3 +95,26 @@ def write_motion(outdir: OutputDir, *, joints3d: np.ndarray, keypoints2d: np.nda
                 for j, name in enumerate(H36M_JOINTS):
                     x, y, z = joints3d[p, t, j]
                     w.writerow([t, f"{t / fps:.4f}", name, f"{x:.5f}", f"{y:.5f}", f"{z:.5f}"])
+
+
+def write_trc(path: Path, joints_cam: np.ndarray, fps: float) -> None:
+    """OpenSim / Pose2Sim marker file (.trc) of one person's joints, one marker per H36M joint.
+
+    joints_cam [T, 17, 3] metres in the camera frame (x right, y down, z forward). TRC readers expect Y up, so
+    the file holds (x, -y, -z): the camera frame turned 180 degrees about x (still right-handed). Frames where
+    the person is not seen have empty fields, which OpenSim reads as missing markers.
+    """
+    T = joints_cam.shape[0]
+    names = list(H36M_JOINTS)
+    yup = joints_cam * np.array([1.0, -1.0, -1.0])
+    lines = [f"PathFileType\t4\t(X/Y/Z)\t{path.name}",
+             "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
+             f"{fps:.3f}\t{fps:.3f}\t{T}\t{len(names)}\tm\t{fps:.3f}\t1\t{T}",
+             "Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t",
+             "\t\t" + "\t".join(f"X{i}\tY{i}\tZ{i}" for i in range(1, len(names) + 1)),
+             ""]
+    for t in range(T):
+        row = yup[t].reshape(-1)
+        vals = "\t".join(f"{v:.5f}" if np.isfinite(v) else "" for v in row)
+        lines.append(f"{t + 1}\t{t / fps:.5f}\t{vals}")
+    path.write_text("\n".join(lines) + "\n")

@@ -148,7 +148,7 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
     import torch
 
     from .camera import camera_joints, smoothing_frames
-    from .export import OutputDir, write_motion
+    from .export import OutputDir, write_motion, write_trc
     from .lift import count_windows, lift_sequence
     from .video import probe
 
@@ -209,6 +209,9 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
             extra.update(joints3d_camera=cam, focal_length=np.float32(focal))
         write_motion(outdir, joints3d=joints, keypoints2d=kp2d, track_ids=ids, fps=info.fps, frame_size=info.size,
                      units=units, extra=extra)
+        if not opts.pixel:  # markers for OpenSim / Pose2Sim, placed in the scene
+            for p, tid in enumerate(ids):
+                write_trc(outdir.path(f"person_{tid}.trc"), cam[p], info.fps)
         stages.timing["write"] = time.perf_counter() - t0
         if opts.render:
             render_pose3d_videos(outdir, info, kp2d, joints, ids, stages)

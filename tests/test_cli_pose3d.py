@@ -56,6 +56,17 @@ def test_single_person_outputs(single):
     tid = int(d["track_ids"][0])
     lines = (single / f"person_{tid}.csv").read_text().splitlines()
     assert lines[0].startswith("frame,") and len(lines) - 1 == 17 * present.sum()
+    # an OpenSim marker file: the camera-frame joints turned Y-up, empty fields where the person is not seen
+    trc = (single / f"person_{tid}.trc").read_text().splitlines()
+    assert trc[0].startswith("PathFileType\t4\t(X/Y/Z)")
+    rate, _, n_frames, n_markers, units = trc[2].split("\t")[:5]
+    assert float(rate) == pytest.approx(60, abs=1e-3) and (n_frames, n_markers, units) == ("100", "17", "m")
+    assert trc[3].split("\t")[2] == "pelvis" and trc[4].split("\t")[2:5] == ["X1", "Y1", "Z1"]
+    rows = [r.split("\t") for r in trc[6:]]
+    assert len(rows) == 100 and all(len(r) == 2 + 51 for r in rows)
+    k = int(np.argmax(present))
+    vals = np.array(rows[k][2:], float).reshape(17, 3)
+    np.testing.assert_allclose(vals, d["joints3d_camera"][0, k] * [1, -1, -1], atol=1e-4)
     j = json.loads((single / "motion.json").read_text())
     assert np.allclose(np.array(j["joints3d"], dtype=float)[0][present], d["joints3d"][0][present], atol=1e-4)
     # videos: same frame count; overlay has the input's size and differs from it where the skeleton is drawn
