@@ -14,6 +14,13 @@ import numpy as np
 # adult lengths in metres (Human3.6M's subjects), used when the body's own size is unknown.
 LIMBS = [(4, 5), (5, 6), (1, 2), (2, 3), (11, 12), (12, 13), (14, 15), (15, 16)]
 ADULT_LIMB_METRES = np.array([0.45, 0.44, 0.45, 0.44, 0.28, 0.25, 0.28, 0.25])
+# The height those limbs belong to: Winter's anthropometry puts thigh and shin at ~0.245 of standing height.
+ADULT_HEIGHT_M = 1.80
+
+
+def limbs_for_height(height_m: float | None) -> np.ndarray:
+    """Limb lengths (metres, LIMBS order) of a person of the given standing height; None: an average adult."""
+    return ADULT_LIMB_METRES if height_m is None else ADULT_LIMB_METRES * (height_m / ADULT_HEIGHT_M)
 
 
 # The depth (metres per pixel) is fitted by a line over this much time around each frame: single-frame limb

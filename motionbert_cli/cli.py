@@ -77,6 +77,7 @@ def pose3d(
     imgsz: int = typer.Option(640, "--imgsz", help="Detector input size in pixels."),
     min_frames: int = typer.Option(10, "--min-frames", help="Shortest track lifted with --person all."),
     focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels, for joints3d_camera [default: the longer frame side]."),
+    height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="The person's standing height in metres: sets the metric size and the distance from the camera [default: an average adult, 1.80 m]."),
 ):
     """Lift the people in VIDEO to 3D joints: motion.npz/.json, one CSV per person, overlay and 3D videos."""
     from .pipeline import Pose3dOptions, run_pose3d
@@ -84,7 +85,7 @@ def pose3d(
     opts = Pose3dOptions(video=video, out=out, checkpoint=checkpoint, heads=heads, detector=detector,
                          keypoints=keypoints, person=person, device=_resolve_device(device),
                          precision=precision.value, flip=flip, pixel=pixel, render=render, imgsz=imgsz,
-                         min_frames=min_frames, focal=focal)
+                         min_frames=min_frames, focal=focal, height=height)
     run_pose3d(opts, _console())
 
 

@@ -32,16 +32,17 @@ def default_checkpoint() -> Path:
                     f"reinstall motionbert-cli or pass --checkpoint ({OFFICIAL_HELP})")
 
 
-def metric_scale(joints: np.ndarray) -> float:
+def metric_scale(joints: np.ndarray, limb_metres: np.ndarray | None = None) -> float:
     """Factor that brings network-unit joints [T, 17, 3] to metres, from median limb lengths: the network's
-    3D has no absolute scale, so it is matched to an average adult's limbs."""
+    3D has no absolute scale, so it is matched to `limb_metres` (camera.LIMBS order; default an average adult)."""
     from .camera import ADULT_LIMB_METRES, limb_lengths
 
+    L = ADULT_LIMB_METRES if limb_metres is None else limb_metres
     med = np.nanmedian(limb_lengths(joints), axis=0)
     ok = np.isfinite(med) & (med > 1e-6)
     if not ok.any():
         return 1.0
-    return float(np.median(ADULT_LIMB_METRES[ok] / med[ok]))
+    return float(np.median(L[ok] / med[ok]))
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Pose3dOptions:
     imgsz: int = 640
     min_frames: int = 10
     focal: float | None = None
+    height: float | None = None  # the people's standing height in metres, when known
     timing: dict = field(default_factory=dict)
 
 
@@ -147,7 +149,7 @@ def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
 def run_pose3d(opts: Pose3dOptions, console) -> Path:
     import torch
 
-    from .camera import camera_joints, smoothing_frames
+    from .camera import camera_joints, limbs_for_height, smoothing_frames
     from .export import OutputDir, write_motion, write_trc
     from .lift import count_windows, lift_sequence
     from .video import probe
@@ -170,6 +172,7 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
         cam = np.full((P, T, 17, 3), np.nan, np.float32)
         focal = opts.focal or float(max(info.size))  # ~53 degree horizontal field of view when unknown
         centre = (info.width / 2, info.height / 2)
+        limbs = limbs_for_height(opts.height)
         kp2d = np.zeros((P, T, 17, 3), np.float32)
         scales = np.ones(P, np.float32)
         segs = [tracks.span(i) for i in sel]
@@ -193,14 +196,14 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
             if opts.pixel:
                 joints[p, s:e] = y
             else:
-                scales[p] = metric_scale(y)
+                scales[p] = metric_scale(y, limbs)
                 joints[p, s:e] = (y - np.nanmedian(y[:, 0], axis=0)) * scales[p]
                 # The person placed in the camera (depth from limb lengths in pixels; camera.py).
-                cam[p, s:e] = camera_joints(y, focal, centre, smooth_frames=smoothing_frames(info.fps))
+                cam[p, s:e] = camera_joints(y, focal, centre, limbs, smooth_frames=smoothing_frames(info.fps))
         finish()
         units = "pixels (x right, y down, z depth; camera frame)" if opts.pixel else \
             "metres (x right, y down, z away from the camera, origin at the person's median pelvis position; " \
-            "scale from average adult limb lengths); joints3d_camera: metres in the camera frame (x right, y down, " \
+            "scale from average adult limb lengths, or --height); joints3d_camera: metres in the camera frame (x right, y down, " \
             "z forward), the person placed by their limb lengths in pixels for a camera of focal_length pixels"
         ids = [tracks.ids[i] for i in sel]
         t0 = time.perf_counter()

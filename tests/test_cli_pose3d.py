@@ -101,6 +101,13 @@ def test_keypoint_file_reproduces_detection_path(single, ckpt, tmp_path):
     d2 = np.load(out / "motion.npz")
     assert d2["joints3d"].shape == (1, 100, 17, 3) and not (out / "overlay.mp4").exists()
     np.testing.assert_allclose(d2["keypoints2d"][0, :, [0, 1, 4, 8, 11, 14]], d["keypoints2d"][0, :, [0, 1, 4, 8, 11, 14]], atol=1e-3)
+    # --height: a 1.5 m person has the same shape, 1.5 / 1.8 the size, and is 1.5 / 1.8 as far away
+    out3 = tmp_path / "out_h"
+    ok(run_cli("pose3d", VIDEOS / "pose2sim_single/cam01.mp4", "-c", ckpt, "--heads", "4", "--keypoints",
+               tmp_path / "kp.npy", "--no-render", "--height", "1.5", "-o", out3))
+    d3 = np.load(out3 / "motion.npz")
+    for k in ("joints3d", "joints3d_camera"):
+        np.testing.assert_allclose(d3[k], d2[k] * 1.5 / 1.8, rtol=1e-4, atol=1e-5)
 
 
 def test_two_people_all_tracks(ckpt, tmp_path):
