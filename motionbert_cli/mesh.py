@@ -74,12 +74,12 @@ class MeshOptions:
 
 
 def run_mesh(opts: MeshOptions, console) -> Path:
+    from .camera import limb_lengths, root_trajectory, smoothing_frames
     from .checkpoint import load_model
     from .detect import select_tracks
     from .export import OutputDir
-    from .lift import lift_sequence
-    from .camera import limb_lengths, root_trajectory, smoothing_frames
     from .fileio import write_json_atomic
+    from .lift import lift_sequence
     from .pipeline import Stages, get_tracks, load_pose3d, prepare_person
     from .video import probe
 
