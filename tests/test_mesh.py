@@ -107,6 +107,10 @@ def test_mesh_errors(tmp_path, keypoints):
     video = need(VIDEOS / "pose2sim_single/cam01.mp4")
     one_line_error(run_cli("mesh", video, "-c", FIXTURES / "pose3d.bin", "--heads", "4", "--keypoints", kp_file,
                            "-o", tmp_path / "o"), "pose3d model", "mesh model")
+    # the lifter that places the body must be a pose3d model
+    one_line_error(run_cli("mesh", video, "-c", FIXTURES / "mesh.bin", "--heads", "4", "--pose-checkpoint",
+                           FIXTURES / "action.bin", "--keypoints", kp_file, "-o", tmp_path / "o"),
+                   "action model", "pose3d model")
     sd = official_state_dict(_read(FIXTURES / "mesh.bin"))
     torch.save({"model": {k: v for k, v in sd.items() if not k.startswith("head.smpl.")}}, tmp_path / "nosmpl.bin")
     env_free = run_cli("mesh", video, "-c", tmp_path / "nosmpl.bin", "--heads", "4", "--keypoints", kp_file,
