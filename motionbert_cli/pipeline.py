@@ -217,7 +217,8 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
                 write_trc(outdir.path(f"person_{tid}.trc"), cam[p], info.fps)
         stages.timing["write"] = time.perf_counter() - t0
         if opts.render:
-            render_pose3d_videos(outdir, info, kp2d, joints, ids, stages)
+            # the 3D view shows people where they are in the scene (metric mode), not each at its own origin
+            render_pose3d_videos(outdir, info, kp2d, joints if opts.pixel else cam, ids, stages)
         stages.timing["total"] = time.perf_counter() - t_start
         opts.timing.update(stages.timing)
         write_json_atomic(outdir.path("timing.json"), {**stages.timing, "frames": T, "people": P})
