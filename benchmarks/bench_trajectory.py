@@ -22,9 +22,9 @@ import torch
 
 from motionbert_cli import load_model
 from motionbert_cli.camera import camera_joints, limb_lengths, root_trajectory
-from motionbert_cli.evaluate import _camera_frame, _extrinsics
+from motionbert_cli.evaluate import videopose3d_views
 from motionbert_cli.lift import lift_sequence
-from motionbert_cli.mocap import humaneva_to_h36m, load_humaneva_cameras
+from motionbert_cli.mocap import humaneva_to_h36m
 from motionbert_cli.pipeline import default_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,41 +58,29 @@ def main():
     torch.set_num_threads(os.cpu_count() or 1)
     he = Path(args.shared) / "data/eval/humaneva"
     model = load_model(args.checkpoint or default_checkpoint(), task="pose3d")
-    pos3d = np.load(he / "data_3d_humaneva15.npz", allow_pickle=True)["positions_3d"].item()
-    pos2d = np.load(he / "data_2d_humaneva15_gt.npz", allow_pickle=True)["positions_2d"].item()
-    cams = load_humaneva_cameras(he)
     errs: dict[str, list] = {}
-    for subject in sorted(s for s in pos3d if s.startswith("Validate/")):
-        for action in sorted(pos3d[subject]):
-            if action.split(" ")[0] not in ("Walking", "Jog", "Box"):
-                continue
-            for cam in range(3):
-                kp = np.asarray(pos2d[subject][action][cam], np.float64)
-                gtw = np.asarray(pos3d[subject][action], np.float64)
-                T = min(len(kp), len(gtw))
-                kp = humaneva_to_h36m(kp[:T]).astype(np.float64)
-                kp = np.concatenate([kp, np.ones(kp.shape[:-1] + (1,))], -1)
-                gt = humaneva_to_h36m(_camera_frame(gtw[:T], _extrinsics(cams["extrinsics"], subject, cam)))
-                intr = cams["intrinsics"][f"C{cam + 1}"]
-                f, c = (intr["fx"] + intr["fy"]) / 2, (intr["cx"], intr["cy"])
-                pix = lift_sequence(model, kp, flip=True, pixels=True)
-                body = np.nanmedian(limb_lengths(gt.astype(np.float64)), axis=0)
-                root_gt = gt[:, 0]
-                est = {"lifter": root_trajectory(pix, f, c), "lifter+body": root_trajectory(pix, f, c, body)}
-                # 2D fit of the lifter's metric body (true size) to the 2D keypoints
-                rel = camera_joints(pix, f, c, body)
-                rel = rel - rel[:, :1]
-                est["2D fit"] = fit_translation(rel, kp, f, c)
-                # smoothed as the CLI does (the depth's log, local linear over 1/6 s); the 2D fit by a moving mean
-                for k in (10, 30, 60):  # 1/6, 1/2, 1 s
-                    est[f"lifter, {k} frames"] = root_trajectory(pix, f, c, smooth_frames=k)
-                    est[f"lifter+body, {k} frames"] = root_trajectory(pix, f, c, body, smooth_frames=k)
-                    est[f"2D fit, {k} frames"] = smooth(est["2D fit"], k)
-                for name, r in est.items():
-                    e = (r - root_gt) * 1000
-                    errs.setdefault(name, []).append(
-                        np.stack([np.linalg.norm(e, axis=-1), e[:, 2], np.abs(e[:, 2]), np.linalg.norm(e[:, :2], axis=-1),
-                                  np.r_[np.linalg.norm(np.diff(e, axis=0), axis=-1), np.nan]], 1))
+    for v in videopose3d_views(he / "data_3d_humaneva15.npz", he / "data_2d_humaneva15_gt.npz",
+                               subjects=["Validate/"], actions=["Walking", "Jog", "Box"]):
+        kp, f, c = v.kp, v.focal, v.centre
+        gt = humaneva_to_h36m(v.gt)
+        pix = lift_sequence(model, kp, flip=True, pixels=True)
+        body = np.nanmedian(limb_lengths(gt.astype(np.float64)), axis=0)
+        root_gt = gt[:, 0]
+        est = {"lifter": root_trajectory(pix, f, c), "lifter+body": root_trajectory(pix, f, c, body)}
+        # 2D fit of the lifter's metric body (true size) to the 2D keypoints
+        rel = camera_joints(pix, f, c, body)
+        rel = rel - rel[:, :1]
+        est["2D fit"] = fit_translation(rel, kp, f, c)
+        # the depth smoothed as the CLI smooths it (log, local line; the CLI uses 1 s), the 2D fit by a moving mean
+        for k in (10, 30, 60):  # 1/6, 1/2, 1 s
+            est[f"lifter, {k} frames"] = root_trajectory(pix, f, c, smooth_frames=k)
+            est[f"lifter+body, {k} frames"] = root_trajectory(pix, f, c, body, smooth_frames=k)
+            est[f"2D fit, {k} frames"] = smooth(est["2D fit"], k)
+        for name, r in est.items():
+            e = (r - root_gt) * 1000
+            errs.setdefault(name, []).append(
+                np.stack([np.linalg.norm(e, axis=-1), e[:, 2], np.abs(e[:, 2]), np.linalg.norm(e[:, :2], axis=-1),
+                          np.r_[np.linalg.norm(np.diff(e, axis=0), axis=-1), np.nan]], 1))
     print(f"HumanEva-I Validate, Walking+Jog+Box, 3 cameras, GT 2D ({sum(len(a) for a in errs['lifter'])} frames)")
     print(f"{'method':<28}{'root err':>10}{'z bias':>8}{'|z err|':>9}{'x,y':>8}{'jitter':>9}   (mm)")
     for name, rows in errs.items():

@@ -6,12 +6,15 @@ with the 2D from the file (ground truth or detections) or projected from the 3D,
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from .errors import UserError
-from .mocap import H36M_OF_HUMANEVA, humaneva_to_h36m, load_humaneva_cameras
+from .mocap import (H36M_OF_HUMANEVA, humaneva_intrinsics, humaneva_to_h36m, load_humaneva_cameras,
+                    quat_to_matrix)
 
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -49,16 +52,9 @@ def p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return mpjpe(procrustes_align(pred, gt), gt)
 
 
-def _quat_to_matrix(q) -> np.ndarray:
-    w, x, y, z = np.asarray(q, float) / np.linalg.norm(q)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
-
-
 def _camera_frame(world_zup: np.ndarray, ext: dict) -> np.ndarray:
     """HumanEva world (z up, metres) -> camera frame (metres): X_cam = R^T (X - t), t given in mm."""
-    R = _quat_to_matrix(ext["orientation"])
+    R = quat_to_matrix(ext["orientation"])
     t = np.asarray(ext["translation"], float) / 1000.0
     return (world_zup - t) @ R
 
@@ -69,34 +65,33 @@ def _extrinsics(table: dict | None, subject: str, cam: int):
     return cams[cam] if isinstance(cams, list) and cam < len(cams) else None
 
 
-def _focal(table: dict | None, cam: int) -> float | None:
-    """HumanEva intrinsics json: {'C1': {fx, fy, ...}, ...}."""
-    c = (table or {}).get(f"C{cam + 1}")
-    return None if c is None else (float(c["fx"]) + float(c["fy"])) / 2
+@dataclass
+class EvalView:
+    """One sequence seen by one camera, ready to lift and score."""
+
+    subject: str
+    action: str                 # base action name ('Walking 1' -> 'Walking')
+    camera: int
+    kp: np.ndarray              # [T, 17, 3] H36M pixels + confidence
+    gt: np.ndarray              # [T, J, 3] metres, the file's joints; camera frame when extrinsics are known
+    focal: float | None         # pixels; None without extrinsics and intrinsics
+    centre: tuple[float, float] | None
 
 
-def evaluate_videopose3d(model, data3d: str | Path, data2d: str | Path | None = None, *,
-                         subjects: list[str] | None = None, actions: list[str] | None = None,
-                         cameras: list[int] | None = None, flip: bool = True, precision: str = "fp32",
-                         progress=None) -> dict:
-    """Evaluate a pose3d model on VideoPose3D-format data.
+def videopose3d_views(data3d: str | Path, data2d: str | Path | None = None, *, subjects: list[str] | None = None,
+                      actions: list[str] | None = None, cameras: list[int] | None = None) -> Iterator[EvalView]:
+    """The sequences x cameras of VideoPose3D-format data (HumanEva-15 or H36M-17) that match the filters.
 
-    Returns {'overall': {mpjpe?, n_mpjpe, p_mpjpe, frames}, 'per_action': {action: {...}}} in mm. MPJPE needs
-    camera parameters (the HumanEva json files next to the data): the network's output is scaled to metres
-    with the ground-truth root depth, as MotionBERT's own H36M evaluation does.
+    subjects: names or prefixes ('Validate/' or 'Validate/*'); actions: base names. The HumanEva camera json
+    files next to the data, when present, put the ground truth in each camera's frame.
     """
-    from .lift import lift_sequence
-
     data3d = Path(data3d)
     if not data3d.is_file():
         raise UserError(f"evaluation data not found: {data3d}")
     pos3d = np.load(data3d, allow_pickle=True)["positions_3d"].item()
-    pos2d = None
-    if data2d:
-        pos2d = np.load(data2d, allow_pickle=True)["positions_2d"].item()
+    pos2d = np.load(data2d, allow_pickle=True)["positions_2d"].item() if data2d else None
     cams = load_humaneva_cameras(data3d.parent) or {}
     ext_table, int_table = cams.get("extrinsics"), cams.get("intrinsics")
-    sums = defaultdict(lambda: defaultdict(float))
     for subject in sorted(pos3d):
         if subjects and not any(subject == s or subject.startswith(s.rstrip("*")) for s in subjects):
             continue
@@ -117,29 +112,42 @@ def evaluate_videopose3d(model, data3d: str | Path, data2d: str | Path | None = 
                     continue
                 kp, gtw = kp[:T], gt_world[:T]
                 if kp.shape[1] == 15:
-                    kp = humaneva_to_h36m(kp)
+                    kp = humaneva_to_h36m(kp).astype(np.float64)
                 if kp.shape[-1] == 2:
                     kp = np.concatenate([kp, np.ones(kp.shape[:-1] + (1,))], -1)
-                pred = lift_sequence(model, kp, flip=flip, precision=precision, pixels=True)  # as the CLI lifts
-                if gtw.shape[1] == 15:
-                    pred_j = pred[:, H36M_OF_HUMANEVA]
-                    root_idx = 0
-                else:
-                    pred_j, root_idx = pred, 0
                 ext = _extrinsics(ext_table, subject, cam)
-                gt_cam = _camera_frame(gtw, ext) if ext is not None else gtw
-                gt_rel = (gt_cam - gt_cam[:, root_idx:root_idx + 1]) * 1000.0
-                pred_rel = pred_j - pred_j[:, root_idx:root_idx + 1]
-                f = _focal(int_table, cam)
-                if ext is not None and f is not None:
-                    # pixels -> metres at the true root depth
-                    metric = pred_rel * gt_cam[:, root_idx, 2][:, None, None] / f * 1000.0
-                    sums[base]["mpjpe"] += mpjpe(metric, gt_rel).sum()
-                sums[base]["n_mpjpe"] += n_mpjpe(pred_rel, gt_rel).sum()
-                sums[base]["p_mpjpe"] += p_mpjpe(pred_rel, gt_rel).sum()
-                sums[base]["frames"] += T
-                if progress:
-                    progress(1)
+                focal, centre = humaneva_intrinsics(int_table, cam) if ext is not None else (None, None)
+                yield EvalView(subject, base, cam, kp, _camera_frame(gtw, ext) if ext is not None else gtw,
+                               focal, centre)
+
+
+def evaluate_videopose3d(model, data3d: str | Path, data2d: str | Path | None = None, *,
+                         subjects: list[str] | None = None, actions: list[str] | None = None,
+                         cameras: list[int] | None = None, flip: bool = True, precision: str = "fp32",
+                         progress=None) -> dict:
+    """Evaluate a pose3d model on VideoPose3D-format data.
+
+    Returns {'overall': {mpjpe?, n_mpjpe, p_mpjpe, frames}, 'per_action': {action: {...}}} in mm. MPJPE needs
+    camera parameters (the HumanEva json files next to the data): the network's output is scaled to metres
+    with the ground-truth root depth, as MotionBERT's own H36M evaluation does.
+    """
+    from .lift import lift_sequence
+
+    sums = defaultdict(lambda: defaultdict(float))
+    for v in videopose3d_views(data3d, data2d, subjects=subjects, actions=actions, cameras=cameras):
+        pred = lift_sequence(model, v.kp, flip=flip, precision=precision, pixels=True)  # as the CLI lifts
+        pred_j = pred[:, H36M_OF_HUMANEVA] if v.gt.shape[1] == 15 else pred
+        gt_rel = (v.gt - v.gt[:, :1]) * 1000.0
+        pred_rel = pred_j - pred_j[:, :1]
+        if v.focal is not None:
+            # pixels -> metres at the true root depth
+            metric = pred_rel * v.gt[:, 0, 2][:, None, None] / v.focal * 1000.0
+            sums[v.action]["mpjpe"] += mpjpe(metric, gt_rel).sum()
+        sums[v.action]["n_mpjpe"] += n_mpjpe(pred_rel, gt_rel).sum()
+        sums[v.action]["p_mpjpe"] += p_mpjpe(pred_rel, gt_rel).sum()
+        sums[v.action]["frames"] += len(v.kp)
+        if progress:
+            progress(1)
     if not sums:
         raise UserError(f"no sequences matched subjects={subjects} actions={actions} in {data3d}")
     per_action = {a: {k: (v / s["frames"] if k != "frames" else int(v)) for k, v in s.items()}

@@ -186,12 +186,27 @@ def zup_to_yup(x: np.ndarray) -> np.ndarray:
     return np.stack([x[..., 0], x[..., 2], -x[..., 1]], axis=-1)
 
 
+def quat_to_matrix(q) -> np.ndarray:
+    """Unit quaternion (w, x, y, z) -> rotation matrix [3, 3]."""
+    w, x, y, z = np.asarray(q, float) / np.linalg.norm(q)
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def humaneva_intrinsics(table: dict | None, cam: int) -> tuple[float | None, tuple[float, float] | None]:
+    """HumanEva intrinsics json: {'C1': {fx, fy, cx, cy, ...}, ...} -> (focal px, principal point) or Nones."""
+    c = (table or {}).get(f"C{cam + 1}")
+    if c is None:
+        return None, None
+    return (float(c["fx"]) + float(c["fy"])) / 2, (float(c["cx"]), float(c["cy"]))
+
+
 def humaneva_cameras(folder: Path, subject: str) -> list | None:
     """The subject's real cameras (synth.Camera, Y-up world) from the HumanEva json files beside the data."""
     cams = load_humaneva_cameras(folder)
     if cams is None:
         return None
-    from .evaluate import _quat_to_matrix
     from .synth import Camera
 
     ext = cams["extrinsics"].get(subject.split("/")[-1])
@@ -199,15 +214,14 @@ def humaneva_cameras(folder: Path, subject: str) -> list | None:
         return None
     out = []
     for k, e in enumerate(ext):
-        intr = cams["intrinsics"].get(f"C{k + 1}")
-        if intr is None:
+        f, c = humaneva_intrinsics(cams["intrinsics"], k)
+        if f is None:
             continue
-        R = _quat_to_matrix(e["orientation"])           # camera -> world (z-up)
+        R = quat_to_matrix(e["orientation"])            # camera -> world (z-up)
         t = np.asarray(e["translation"], float) / 1000.0
         # Our Y-up world is (x, z, -y) of theirs: fold that change of axes into R and the camera centre.
         A = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # y-up -> z-up
-        out.append(Camera(R=A.T @ R, centre=zup_to_yup(t), f=(intr["fx"] + intr["fy"]) / 2,
-                          c=(float(intr["cx"]), float(intr["cy"]))))
+        out.append(Camera(R=A.T @ R, centre=zup_to_yup(t), f=f, c=c))
     return out or None
 
 
