@@ -33,6 +33,13 @@ def smoothing_frames(fps: float) -> int:
     return max(1, round(fps * DEPTH_SMOOTHING_S))
 
 
+def default_intrinsics(frame_size: tuple[int, int], focal: float | None = None) -> tuple[float, tuple[float, float]]:
+    """(focal px, principal point) for a frame (w, h): the given focal, else the longer side (a ~53 degree
+    field of view across it), and the frame's centre."""
+    w, h = frame_size
+    return (float(focal) if focal else float(max(w, h))), (w / 2, h / 2)
+
+
 def limb_lengths(joints: np.ndarray) -> np.ndarray:
     """[..., 17, 3] -> [..., 8] lengths of LIMBS."""
     a, b = zip(*LIMBS)

@@ -74,7 +74,7 @@ class MeshOptions:
 
 
 def run_mesh(opts: MeshOptions, console) -> Path:
-    from .camera import limb_lengths, root_trajectory, smoothing_frames
+    from .camera import default_intrinsics, limb_lengths, root_trajectory, smoothing_frames
     from .checkpoint import load_model
     from .detect import select_tracks
     from .export import OutputDir
@@ -91,8 +91,7 @@ def run_mesh(opts: MeshOptions, console) -> Path:
                        smpl_dir=opts.smpl_dir)
     lifter = load_pose3d(opts.pose_checkpoint, None, opts.device)
     out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
-    focal = opts.focal or float(max(info.size))  # ~53 degree horizontal field of view when unknown
-    centre = (info.width / 2, info.height / 2)
+    focal, centre = default_intrinsics(info.size, opts.focal)
     with OutputDir(out) as outdir, Stages(console) as stages:
         tracks = get_tracks(info, opts.keypoints, opts.detector, opts.device, opts.imgsz, stages)
         sel = select_tracks(tracks, opts.person, opts.min_frames)

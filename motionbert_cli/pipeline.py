@@ -149,7 +149,7 @@ def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
 def run_pose3d(opts: Pose3dOptions, console) -> Path:
     import torch
 
-    from .camera import camera_joints, limbs_for_height, smoothing_frames
+    from .camera import camera_joints, default_intrinsics, limbs_for_height, smoothing_frames
     from .export import OutputDir, write_motion, write_trc
     from .lift import count_windows, lift_sequence
     from .video import probe
@@ -170,8 +170,7 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
         joints = np.full((P, T, 17, 3), np.nan, np.float32)
         pix = np.full((P, T, 17, 3), np.nan, np.float32)
         cam = np.full((P, T, 17, 3), np.nan, np.float32)
-        focal = opts.focal or float(max(info.size))  # ~53 degree horizontal field of view when unknown
-        centre = (info.width / 2, info.height / 2)
+        focal, centre = default_intrinsics(info.size, opts.focal)
         limbs = limbs_for_height(opts.height)
         kp2d = np.zeros((P, T, 17, 3), np.float32)
         scales = np.ones(P, np.float32)
