@@ -8,6 +8,8 @@ pixel at the person, Z = f k, and the pelvis sits at ((u - cx) k, (v - cy) k, f 
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 # H36M-17 limbs whose metric length is stable (thigh, shin, upper arm, forearm; left then right) and the mean
@@ -44,6 +46,17 @@ def limb_lengths(joints: np.ndarray) -> np.ndarray:
     """[..., 17, 3] -> [..., 8] lengths of LIMBS."""
     a, b = zip(*LIMBS)
     return np.linalg.norm(joints[..., list(a), :] - joints[..., list(b), :], axis=-1)
+
+
+def metric_scale(joints: np.ndarray, limb_metres: np.ndarray | None = None) -> float:
+    """One factor for a whole clip that brings network-unit joints [T, 17, 3] to metres: the network's 3D has
+    no absolute size, so its median limb lengths are matched to `limb_metres` (default an average adult)."""
+    L = ADULT_LIMB_METRES if limb_metres is None else limb_metres
+    med = np.nanmedian(limb_lengths(joints), axis=0)
+    ok = np.isfinite(med) & (med > 1e-6)
+    if not ok.any():
+        return 1.0
+    return float(np.median(L[ok] / med[ok]))
 
 
 def metres_per_pixel(pix3d: np.ndarray, limb_metres: np.ndarray | None = None) -> np.ndarray:
@@ -104,12 +117,9 @@ def _running_median(y: np.ndarray, frames: int) -> np.ndarray:
     h = frames // 2
     pad = np.pad(y, h, constant_values=np.nan)
     win = np.lib.stride_tricks.sliding_window_view(pad, 2 * h + 1)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows stay NaN
-            return np.nanmedian(win, axis=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows stay NaN
+        return np.nanmedian(win, axis=-1)
 
 
 def root_trajectory(pix3d: np.ndarray, focal: float, centre: tuple[float, float],

@@ -32,19 +32,6 @@ def default_checkpoint() -> Path:
                     f"reinstall motionbert-cli or pass --checkpoint ({OFFICIAL_HELP})")
 
 
-def metric_scale(joints: np.ndarray, limb_metres: np.ndarray | None = None) -> float:
-    """Factor that brings network-unit joints [T, 17, 3] to metres, from median limb lengths: the network's
-    3D has no absolute scale, so it is matched to `limb_metres` (camera.LIMBS order; default an average adult)."""
-    from .camera import ADULT_LIMB_METRES, limb_lengths
-
-    L = ADULT_LIMB_METRES if limb_metres is None else limb_metres
-    med = np.nanmedian(limb_lengths(joints), axis=0)
-    ok = np.isfinite(med) & (med > 1e-6)
-    if not ok.any():
-        return 1.0
-    return float(np.median(L[ok] / med[ok]))
-
-
 @dataclass
 class Pose3dOptions:
     video: Path
@@ -149,7 +136,7 @@ def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
 def run_pose3d(opts: Pose3dOptions, console) -> Path:
     import torch
 
-    from .camera import camera_joints, default_intrinsics, limbs_for_height, smoothing_frames
+    from .camera import camera_joints, default_intrinsics, limbs_for_height, metric_scale, smoothing_frames
     from .export import OutputDir, write_motion, write_trc
     from .lift import count_windows, lift_sequence
     from .video import probe
