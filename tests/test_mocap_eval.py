@@ -48,5 +48,9 @@ def test_humaneva_split_and_axes():
     assert train and all(m.meta["subject"].startswith("Train/") for m in train)
     j = train[0].joints
     assert (j[:, 10, 1] > j[:, 3, 1]).all()  # converted to Y up
-    motions, paired = load_training_data([SHARED / "data/mocap", path])
-    assert not paired and len(motions) == len(train) + 86  # 5 BVH + 81 DeepMimic clips
+    # One Motion per motion file under the folders, whatever they hold today, plus the Train/ clips.
+    cmu, deepmimic = SHARED / "data/mocap/cmu", SHARED / "data/mocap/deepmimic"
+    files = sorted(cmu.glob("*.bvh")) + sorted(deepmimic.glob("*.npz"))
+    motions, paired = load_training_data([cmu, deepmimic, path])
+    assert not paired and len(motions) == len(train) + len(files)
+    assert {m.name for m in motions} >= {f.stem for f in files}
