@@ -263,8 +263,12 @@ def train_pose3d_cmd(
                   TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(), console=console,
                   disable=int(os.environ.get("RANK", 0)) != 0) as prog:
         task = prog.add_task("train", total=cfg.epochs * cfg.steps_per_epoch, epoch=1, loss=float("nan"))
+        started = [False]
 
         def progress(epoch, step, loss):
+            if not started[0]:  # after --resume: start the bar (and its ETA) where training picks up
+                prog.reset(task, completed=epoch * cfg.steps_per_epoch + step - 1)
+                started[0] = True
             prog.update(task, completed=epoch * cfg.steps_per_epoch + step, epoch=epoch + 1, loss=loss)
 
         def log(msg):

@@ -151,6 +151,28 @@ def skeleton_extras(pelvis, thorax, head_base, head_top, lsho, rsho) -> tuple[np
     return (pelvis + thorax) / 2, nose, head
 
 
+def to_detector_joints(j: np.ndarray) -> np.ndarray:
+    """H36M-17 [T, 17, 3] with a mocap skeleton's neck and head top -> the joints a 2D detector gives after
+    `coco_to_h36m`: pelvis = mid hips, thorax = mid shoulders, spine between them, head near the eyes and the
+    nose in front of the face. Clips that already follow these definitions come back unchanged.
+
+    The face points sit at fixed fractions of the neck -> head-top vector L (eyes 62% up it and 25% of |L|
+    forward, nose tip 50% up and 40% forward), which puts them where the Bandai clips (made from the
+    detector's definitions) have them relative to the shoulders."""
+    out = np.array(j, np.float32, copy=True)
+    pelvis = (j[:, 1] + j[:, 4]) / 2
+    thorax = (j[:, 11] + j[:, 14]) / 2
+    if np.abs(j[:, 8] - thorax).max() < 1e-3 and np.abs(j[:, 0] - pelvis).max() < 1e-3:
+        return out
+    neck, L = j[:, 8], j[:, 10] - j[:, 8]
+    fwd = np.cross(j[:, 11] - j[:, 14], L)  # Y-up, right-handed: left x up points forward
+    fwd *= np.linalg.norm(L, axis=-1, keepdims=True) / (np.linalg.norm(fwd, axis=-1, keepdims=True) + 1e-9)
+    out[:, 0], out[:, 7], out[:, 8] = pelvis, (pelvis + thorax) / 2, thorax
+    out[:, 9] = neck + 0.50 * L + 0.40 * fwd
+    out[:, 10] = neck + 0.62 * L + 0.25 * fwd
+    return out
+
+
 def read_bvh(path: str | Path) -> Motion:
     pos, fps = read_bvh_positions(path)
     g = {k: _pick(pos, k, path) for k in _BVH_NAMES}

@@ -7,12 +7,12 @@ ratio and offset so the network also sees people that fill only part of the box.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .keypoints import H36M_BONES, H36M_FLIP_PERM, apply_crop, crop_box
-from .mocap import Motion, PairedClip
+from .mocap import Motion, PairedClip, to_detector_joints
 
 
 @dataclass
@@ -30,6 +30,17 @@ class AugmentConfig:
     box_ratio: tuple[float, float] = (1.0, 1.4)
     real_camera_p: float = 0.5        # clips with capture cameras: share seen through them
     camera_clip_weight: float = 3.0   # ...and how much more often they are drawn than their length says
+    # Errors of real detections (off by default so earlier stages' configs reproduce). Measured on the 4-view
+    # pose2sim clip (benchmarks/bench_2d_noise.py): YOLO keypoints lie a median 2% of the person's height
+    # from the triangulated joints, the error drifts slowly on the torso and legs (lag-1 autocorrelation
+    # 0.85-0.95 at 60 fps: a viewpoint-dependent bias) and is nearly white on elbows and wrists (0.1-0.2);
+    # 13% of keypoints are more than 5% of the height off (misplaced limbs, left/right swaps).
+    drift_px: float = 0.0             # std of the slowly drifting error, fraction of the person's size
+    drift_corr: float = 0.9           # its frame-to-frame correlation (AR(1))
+    burst_p: float = 0.0              # per joint and frame: chance a misplaced-keypoint burst starts
+    burst_size: float = 0.08          # its offset's std, fraction of the person's size (1-10 frames long)
+    swap_p: float = 0.0               # per frame: chance the detector swaps left and right for 1-8 frames
+    detector_joints: bool = False     # map mocap neck/head-top skeletons to the detector's joint definitions
 
 
 def _resample(j: np.ndarray, src_fps: float, dst_fps: float, T: int, rng: np.random.Generator) -> np.ndarray:
@@ -111,6 +122,47 @@ def project(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentConf
     return to_pixels(cam, f, (image_size / 2, image_size / 2))
 
 
+# Share of each joint's error that drifts slowly (torso, legs, face) rather than jumps (elbows, wrists).
+_DRIFT_SHARE = np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0.3, 0.3, 1, 0.3, 0.3])[None, :, None]
+
+
+def detector_noise(uv: np.ndarray, rng: np.random.Generator, aug: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Clean 2D [T, 17, 2] pixels -> (detector-like 2D [T, 17, 2], confidence [T, 17, 1]).
+
+    Jitter proportional to the person's size, rare outliers, and (when enabled in `aug`) a slowly drifting
+    per-joint error, bursts of misplaced keypoints and short left/right swaps; confidence tracks the error."""
+    T = uv.shape[0]
+    size = max(np.ptp(uv[..., 0]), np.ptp(uv[..., 1]), 1.0)
+    per_joint = aug.noise_px * size * rng.uniform(0.2, 1.5, size=(1, 17, 1))
+    err = rng.normal(0, 1, size=uv.shape) * per_joint
+    outlier = rng.random((T, 17, 1)) < aug.outlier_p
+    err = err + outlier * rng.normal(0, 0.15 * size, size=uv.shape)
+    low_conf = np.zeros((T, 17), bool)
+    if aug.drift_px > 0:
+        scale = aug.drift_px * size * rng.uniform(0.5, 1.5)  # detectors and image sizes differ per clip
+        a = aug.drift_corr
+        innov = rng.normal(0, 1, size=uv.shape)
+        drift = np.empty_like(innov)
+        drift[0] = innov[0]
+        for t in range(1, T):  # AR(1) with unit variance
+            drift[t] = a * drift[t - 1] + np.sqrt(1 - a * a) * innov[t]
+        err = err + drift * scale * _DRIFT_SHARE + rng.normal(0, 1, uv.shape) * scale * (1 - _DRIFT_SHARE)
+    if aug.burst_p > 0:
+        for t0, jj in zip(*np.nonzero(rng.random((T, 17)) < aug.burst_p)):
+            t1 = min(T, t0 + int(rng.integers(1, 11)))
+            err[t0:t1, jj] += rng.normal(0, aug.burst_size * size, size=2)
+            low_conf[t0:t1, jj] = True
+    uv_noisy = uv + err
+    if aug.swap_p > 0:
+        for t0 in np.flatnonzero(rng.random(T) < aug.swap_p):
+            t1 = min(T, t0 + int(rng.integers(1, 9)))
+            uv_noisy[t0:t1] = uv_noisy[t0:t1][:, H36M_FLIP_PERM]
+    err_norm = np.linalg.norm(err, axis=-1) / size
+    conf = np.clip(1.0 - 4 * err_norm + rng.normal(0, 0.05, size=err_norm.shape), 0.05, 1.0)
+    conf[low_conf] = np.minimum(conf[low_conf], rng.uniform(0.2, 0.7, size=int(low_conf.sum())))
+    return uv_noisy, conf[..., None]
+
+
 def make_pair(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentConfig,
               camera: Camera | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One (x, y) pair from a [T, 17, 3] world clip (already at the target frame rate).
@@ -123,16 +175,7 @@ def make_pair(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentCo
             j = j[:, H36M_FLIP_PERM] * np.array([-1.0, 1.0, 1.0])
     uv, target = project(j, rng, aug, camera=camera)
     T = uv.shape[0]
-    # Detector-like 2D: jitter proportional to the person's size, rare outliers, confidence that tracks error.
-    size = max(np.ptp(uv[..., 0]), np.ptp(uv[..., 1]), 1.0)
-    per_joint = aug.noise_px * size * rng.uniform(0.2, 1.5, size=(1, 17, 1))
-    err = rng.normal(0, 1, size=uv.shape) * per_joint
-    outlier = rng.random((T, 17, 1)) < aug.outlier_p
-    err = err + outlier * rng.normal(0, 0.15 * size, size=uv.shape)
-    uv_noisy = uv + err
-    err_norm = np.linalg.norm(err, axis=-1) / size
-    conf = np.clip(1.0 - 4 * err_norm + rng.normal(0, 0.05, size=err_norm.shape), 0.05, 1.0)
-    x = np.concatenate([uv_noisy, conf[..., None]], axis=-1)
+    x = np.concatenate(detector_noise(uv, rng, aug), axis=-1)
     mask = (rng.random((T, 17)) < aug.mask_joint_p) | (rng.random((T, 1)) < aug.mask_frame_p)
     x[mask] = 0.0
     ratio = rng.uniform(*aug.box_ratio)
@@ -151,9 +194,12 @@ class Sampler:
 
     def __init__(self, motions: list[Motion], paired: list[PairedClip] | None = None,
                  aug: AugmentConfig | None = None):
+        self.aug = aug = aug or AugmentConfig()
+        if aug.detector_joints:  # clips seen through real capture cameras keep the joints they are scored on
+            motions = [m if m.meta.get("cameras") else replace(m, joints=to_detector_joints(m.joints))
+                       for m in motions]
         self.motions = motions
         self.paired = paired or []
-        self.aug = aug = aug or AugmentConfig()
         # Clips that come with their capture cameras are drawn more often than their length says: their real
         # viewpoints and 2D are what evaluation and everyday video look like.
         w = [aug.camera_clip_weight if m.meta.get("cameras") else 1.0 for m in motions]

@@ -43,12 +43,16 @@ class TrainConfig:
     lr_min_ratio: float = 0.05   # cosine decay to lr * this
     warmup_steps: int = 50
     grad_clip: float = 1.0
-    precision: str = "bf16"      # autocast dtype for the forward pass (fp32 master weights)
+    precision: str = "bf16"      # autocast dtype for the forward pass (fp32 master weights); "auto": bf16
+                                 # where the CPU computes it natively (AVX512-BF16/AMX) or on CUDA, else fp32
     short_clip_p: float = 0.2    # share of batches with a random shorter length (inference sees short clips)
     # losses
     lambda_scale: float = 0.5
     lambda_velocity: float = 10.0
     seed: int = 0
+    # With --init: grow the loaded model before training, e.g. {"maxlen": 81, "depth": 6, "residual_xy": false}
+    # (see grow_model). Empty: train the loaded architecture as it is.
+    grow: dict = field(default_factory=dict)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @classmethod
@@ -72,6 +76,53 @@ class TrainConfig:
         if set(aug) - aug_known:
             raise UserError(f"unknown augment options {sorted(set(aug) - aug_known)}; known: {sorted(aug_known)}")
         return cls(**data, augment=AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}))
+
+
+def grow_model(model: DSTformer, maxlen: int | None = None, depth: int | None = None,
+               residual_xy: bool | None = None) -> DSTformer:
+    """A larger DSTformer that starts from `model`'s weights (a warm start for a bigger lifter).
+
+    maxlen: the temporal embedding is resampled (linear interpolation over time) to the new window length.
+    depth: new layers are appended whose attention and MLP output projections start at zero, so they begin
+    as identities (both streams equal, so the fusion passes them through) and the grown model computes
+    exactly what the old one did. residual_xy: switched as asked; switching it off changes the output, which
+    training then corrects (the network has to learn to reproduce the 2D it is given).
+    """
+    cfg = DSTformerConfig(**{**model.cfg.to_dict(), **{k: v for k, v in
+                             {"maxlen": maxlen, "depth": depth, "residual_xy": residual_xy}.items() if v is not None}})
+    if cfg.maxlen < model.cfg.maxlen or cfg.depth < model.cfg.depth:
+        raise UserError(f"grow: cannot shrink the model (maxlen {model.cfg.maxlen} -> {cfg.maxlen}, "
+                        f"depth {model.cfg.depth} -> {cfg.depth})")
+    new = DSTformer(cfg)
+    state = model.state_dict()
+    te = state["temp_embed"]  # [1, maxlen, 1, d]
+    if te.shape[1] != cfg.maxlen:
+        state["temp_embed"] = torch.nn.functional.interpolate(
+            te[0, :, 0].T[None], size=cfg.maxlen, mode="linear", align_corners=True)[0].T[None, :, None]
+    missing, unexpected = new.load_state_dict(state, strict=False)
+    assert not unexpected, unexpected
+    with torch.no_grad():
+        for i in range(model.cfg.depth, cfg.depth):
+            for blk in (new.blocks_st[i], new.blocks_ts[i]):
+                for lin in (blk.attn_s.proj, blk.attn_t.proj, blk.mlp_s.fc2, blk.mlp_t.fc2):
+                    lin.weight.zero_()
+                    lin.bias.zero_()
+    new.task = model.task
+    return new
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' -> 'bf16' on CUDA and on CPUs with native bf16 arithmetic, else 'fp32' (bf16 emulated on an
+    AVX2-only CPU made a training step ~10x slower than fp32 here)."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "fp32"
+    return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
 
 
 def loss_terms(pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -124,6 +175,11 @@ def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str |
         model = getattr(model, "backbone", model)  # action/mesh checkpoints: finetune their backbone
         if model.cfg.dim_out != 3:
             raise UserError(f"--init {init}: its output head has {model.cfg.dim_out} channels, expected 3")
+        if cfg.grow:
+            unknown = set(cfg.grow) - {"maxlen", "depth", "residual_xy"}
+            if unknown:
+                raise UserError(f"grow: unknown keys {sorted(unknown)}; known: depth, maxlen, residual_xy")
+            model = grow_model(model, **cfg.grow)
     else:
         model = DSTformer(DSTformerConfig(dim_feat=cfg.dim_feat, dim_rep=cfg.dim_rep, depth=cfg.depth,
                                           num_heads=num_heads or cfg.num_heads, mlp_ratio=cfg.mlp_ratio,
@@ -157,8 +213,11 @@ def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str |
     ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None) \
         if world > 1 else model
     rng = np.random.default_rng(cfg.seed + 1000 * rank + 7919 * start_epoch)
-    amp = cfg.precision in ("bf16", "fp16")
-    amp_dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
+    precision = resolve_precision(cfg.precision, dev)
+    amp = precision in ("bf16", "fp16")
+    amp_dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    if rank == 0:
+        log(f"model: {count_parameters(model) / 1e6:.2f}M parameters, window {T} frames; precision {precision}")
     meta = {"train_config": asdict(cfg), "data": [str(d) for d in data], "frames": frames,
             "init": str(init) if init else None}
     t0 = time.time()
@@ -189,7 +248,9 @@ def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str |
             if progress and rank == 0:
                 progress(epoch, i + 1, float(loss.detach()))
         avg = {k: v / cfg.steps_per_epoch for k, v in sums.items()}
-        record = {"epoch": epoch + 1, **avg, "elapsed_s": round(time.time() - t0, 1)}
+        elapsed = time.time() - t0
+        record = {"epoch": epoch + 1, **avg, "elapsed_s": round(elapsed, 1),
+                  "eta_s": round(elapsed / (epoch + 1 - start_epoch) * (cfg.epochs - epoch - 1))}
         score = avg["loss"]
         if rank == 0:
             model.eval()
