@@ -68,7 +68,7 @@ def run(video: Path, extra: list[str], out: Path) -> dict:
     wall = time.perf_counter() - t
     if res.returncode:
         raise SystemExit(res.stderr[-2000:])
-    timing = json.loads((out / "timing.json").read_text())
+    timing = json.loads((out / "timing_pose3d.json").read_text())
     return {**timing, "wall": wall, "peak_mb": int(peak_file.read_text()) / 1024}
 
 

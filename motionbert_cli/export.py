@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .fileio import json_value
 from .keypoints import H36M_JOINTS
 
 
@@ -58,7 +59,9 @@ def write_motion(outdir: OutputDir, *, joints3d: np.ndarray, keypoints2d: np.nda
                  fps: float, frame_size: tuple[int, int], units: str, extra: dict | None = None) -> None:
     """joints3d [P, T, 17, 3] (NaN where a person is absent), keypoints2d [P, T, 17, 3] (pixels + confidence).
 
-    Writes motion.npz, motion.json and person_<id>.csv (frame, joint, x, y, z; absent frames omitted).
+    Writes motion.npz, motion.json and person_<id>.csv (frame, time, joint, x, y, z in the axes and units of
+    joints3d; absent frames omitted). Frames are numbered from 0 in every file we write: frame t is the
+    video's frame t, at time t / fps.
     """
     extra = extra or {}
     arrays = {
@@ -73,22 +76,20 @@ def write_motion(outdir: OutputDir, *, joints3d: np.ndarray, keypoints2d: np.nda
     }
     np.savez_compressed(outdir.path("motion.npz"), **arrays)
 
-    def clean(a):
-        a = np.asarray(a, np.float64)
-        return np.where(np.isfinite(a), np.round(a, 5), None).tolist()
-
     doc = {
         "fps": float(fps), "frame_size": [int(frame_size[0]), int(frame_size[1])], "units": units,
         "joint_names": H36M_JOINTS, "track_ids": [int(t) for t in track_ids],
-        "joints3d": clean(joints3d), "keypoints2d": clean(keypoints2d),
-        **{k: (v.tolist() if isinstance(v, (np.ndarray, np.generic)) else v) for k, v in extra.items()},
+        "joints3d": joints3d, "keypoints2d": keypoints2d, **extra,
     }
     with open(outdir.path("motion.json"), "w") as f:
-        json.dump(doc, f, separators=(",", ":"))
+        # allow_nan=False: a NaN that slipped through fails here, not in the user's JSON parser
+        json.dump(json_value(doc), f, separators=(",", ":"), allow_nan=False)
+    # The column names carry the axes and units, since a CSV has no other place for them.
+    u = "px" if units.startswith("pixels") else "m"
     for p, tid in enumerate(track_ids):
         with open(outdir.path(f"person_{tid}.csv"), "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["frame", "time_s", "joint", "x", "y", "z"])
+            w.writerow(["frame", "time_s", "joint", f"x_right_{u}", f"y_down_{u}", f"z_forward_{u}"])
             for t in range(joints3d.shape[1]):
                 if not np.isfinite(joints3d[p, t]).all():
                     continue
@@ -102,19 +103,20 @@ def write_trc(path: Path, joints_cam: np.ndarray, fps: float) -> None:
 
     joints_cam [T, 17, 3] metres in the camera frame (x right, y down, z forward). TRC readers expect Y up, so
     the file holds (x, -y, -z): the camera frame turned 180 degrees about x (still right-handed). Frames where
-    the person is not seen have empty fields, which OpenSim reads as missing markers.
+    the person is not seen have empty fields, which OpenSim reads as missing markers. Frame numbers start at
+    0, as in the CSV and the npz arrays (frame t = the video's frame t, time t / fps).
     """
     T = joints_cam.shape[0]
     names = list(H36M_JOINTS)
     yup = joints_cam * np.array([1.0, -1.0, -1.0])
     lines = [f"PathFileType\t4\t(X/Y/Z)\t{path.name}",
              "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
-             f"{fps:.3f}\t{fps:.3f}\t{T}\t{len(names)}\tm\t{fps:.3f}\t1\t{T}",
+             f"{fps:.3f}\t{fps:.3f}\t{T}\t{len(names)}\tm\t{fps:.3f}\t0\t{T}",
              "Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t",
              "\t\t" + "\t".join(f"X{i}\tY{i}\tZ{i}" for i in range(1, len(names) + 1)),
              ""]
     for t in range(T):
         row = yup[t].reshape(-1)
         vals = "\t".join(f"{v:.5f}" if np.isfinite(v) else "" for v in row)
-        lines.append(f"{t + 1}\t{t / fps:.5f}\t{vals}")
+        lines.append(f"{t}\t{t / fps:.5f}\t{vals}")
     path.write_text("\n".join(lines) + "\n")

@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from .errors import UserError
 
 
@@ -35,6 +37,27 @@ def atomic_path(path):
         tmp.unlink(missing_ok=True)
 
 
-def write_json_atomic(path, obj) -> None:
+def json_value(v):
+    """Plain JSON values from numpy arrays and scalars (dicts and lists converted recursively); NaN and
+    infinities (a person not in view) become null, since bare NaN is not JSON: JavaScript's JSON.parse and
+    other strict parsers reject it. Floats are rounded to 5 decimals."""
+    if isinstance(v, dict):
+        return {str(k): json_value(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_value(x) for x in v]
+    if isinstance(v, (np.ndarray, np.generic)):
+        a = np.asarray(v)
+        if np.issubdtype(a.dtype, np.floating):
+            a = a.astype(np.float64)
+            return np.where(np.isfinite(a), np.round(a, 5), None).tolist()
+        return a.tolist()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    return v
+
+
+def write_json_atomic(path, obj, indent: int | None = 1) -> None:
+    """JSON that any strict parser reads (allow_nan=False after json_value), written atomically."""
+    seps = (",", ":") if indent is None else None
     with atomic_path(path) as tmp, open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, default=float)
+        json.dump(json_value(obj), f, indent=indent, separators=seps, allow_nan=False)

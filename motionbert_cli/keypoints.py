@@ -65,14 +65,57 @@ def halpe_to_h36m(x: np.ndarray) -> np.ndarray:
     return y
 
 
-def to_h36m(x: np.ndarray) -> np.ndarray:
-    """Any supported layout ([..., 17|26, C]; 17 is taken as COCO) -> H36M-17."""
+LAYOUTS = ("coco", "halpe", "h36m")
+
+
+def to_h36m(x: np.ndarray, layout: str | None = None) -> np.ndarray:
+    """Keypoints [..., J, C] in `layout` ('coco', 'halpe' or 'h36m'; None: COCO for 17 joints, Halpe for 26)
+    -> H36M-17 [..., 17, C] (a copy; 'h36m' passes through)."""
     J = x.shape[-2]
-    if J == 17:
+    layout = layout or {17: "coco", 26: "halpe"}.get(J)
+    expected = {"coco": 17, "h36m": 17, "halpe": 26}.get(layout)
+    if expected != J:
+        raise ValueError(f"unsupported keypoint layout {layout!r} with {J} joints: expected COCO-17, Halpe-26 "
+                         f"or H36M-17")
+    if layout == "coco":
         return coco_to_h36m(x)
-    if J == 26:
+    if layout == "halpe":
         return halpe_to_h36m(x)
-    raise ValueError(f"unsupported keypoint layout with {J} joints: expected COCO-17 or Halpe-26")
+    return np.array(x, dtype=np.float64, copy=True)
+
+
+def layout_from_names(names) -> str | None:
+    """The layout whose joint names these are (our motion.npz stores `joint_names`), or None."""
+    names = [str(n).lower() for n in names]
+    if names == H36M_JOINTS:
+        return "h36m"
+    if names == COCO_JOINTS:
+        return "coco"
+    return None
+
+
+def guess_layout(kpts: np.ndarray) -> str | None:
+    """Tell COCO-17 from H36M-17 order by the keypoints themselves: [..., T, 17, 3] pixels + confidence.
+
+    COCO's first five points are the face (nose, eyes, ears): a cluster far smaller than the body. H36M's are
+    pelvis, right hip, knee, ankle and left hip: they span a leg's length. The ratio of their extent to the
+    body's is ~0.1 for COCO and ~0.5 for H36M on real detections; returns None when too few frames have all
+    of them confident to tell.
+    """
+    k = np.asarray(kpts, np.float64).reshape(-1, kpts.shape[-2], kpts.shape[-1])
+    seen = k[..., 2] > 0 if k.shape[-1] > 2 else np.ones(k.shape[:2], bool)
+    ok = (seen[:, :5].sum(-1) >= 3) & (seen.sum(-1) >= 8)  # ears and eyes are often unseen in profile
+    if ok.sum() < 3:
+        return None
+    xy = np.where(seen[ok][..., None], k[ok][..., :2], np.nan)
+    first = np.nanmax(np.nanmax(xy[:, :5], 1) - np.nanmin(xy[:, :5], 1), -1)
+    body = np.nanmax(np.nanmax(xy, 1) - np.nanmin(xy, 1), -1)
+    ratio = float(np.median(first / np.maximum(body, 1e-9)))
+    if ratio < 0.25:
+        return "coco"
+    if ratio > 0.35:
+        return "h36m"
+    return None
 
 
 def crop_scale(motion: np.ndarray, ratio: float = 1.0, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
@@ -157,3 +200,74 @@ def fill_gaps(kpts: np.ndarray, max_gap: int = 10) -> np.ndarray:
                 out[a + 1:b, j, :2] = out[a, j, :2] * (1 - t[:, None]) + out[b, j, :2] * t[:, None]
                 out[a + 1:b, j, 2] = 0.5 * min(out[a, j, 2], out[b, j, 2])
     return out
+
+
+# Left/right keypoint pairs per layout, grouped by what a detector swaps together: legs, arms, face.
+LR_GROUPS = {
+    "coco": [[(11, 12), (13, 14), (15, 16)], [(5, 6), (7, 8), (9, 10)], [(1, 2), (3, 4)]],
+    "halpe": [[(11, 12), (13, 14), (15, 16), (20, 21), (22, 23), (24, 25)], [(5, 6), (7, 8), (9, 10)],
+              [(1, 2), (3, 4)]],
+    "h36m": [[(4, 1), (5, 2), (6, 3)], [(11, 14), (12, 15), (13, 16)]],
+}
+
+
+def fix_lr_swaps(kpts: np.ndarray, layout: str = "coco", max_frames: int = 15,
+                 cost_per_frame: float = 0.05) -> tuple[np.ndarray, int, int]:
+    """Undo short left/right swaps of a 2D detector in one person's track.
+
+    kpts [T, J, 3] pixels + confidence (0 = not seen). Detectors sometimes label a person's left leg (or arm)
+    as the right one for a few frames, mostly when the person faces the camera; the 3D then turns the body
+    away and back. For each group of pairs (legs, arms, face) a two-state Viterbi pass (labels as given /
+    swapped) picks, per frame, the labelling that keeps every keypoint closest to where it was in the previous
+    frame, in units of the person's height, with `cost_per_frame` for every swapped frame so the labels as
+    given win ties. Runs of swapped frames longer than `max_frames` are left alone: a long run is more likely
+    a person seen from behind than a glitch. Returns (fixed copy, swaps undone, frames changed).
+    """
+    out = np.array(kpts, np.float32, copy=True)
+    T = out.shape[0]
+    seen = out[..., 2] > 0
+    frames = seen.any(-1)
+    ys = np.where(seen, out[..., 1], np.nan)[frames]
+    height = float(np.median(np.nanmax(ys, 1) - np.nanmin(ys, 1))) if frames.any() else 0.0
+    if height <= 0 or T < 3:
+        return out, 0, 0
+    n_runs = n_frames = 0
+    for group in LR_GROUPS[layout]:
+        a = [l for l, _ in group] + [r for _, r in group]
+        b = [r for _, r in group] + [l for l, _ in group]
+        views = [out[:, a], out[:, b]]  # [T, 2n, 3]: as labelled, swapped
+        cost = np.zeros((T, 2))
+        back = np.zeros((T, 2), int)
+        steps = np.zeros((T, 2, 2))  # [t, state at t-1, state at t]: how far the keypoints move
+        for t in range(1, T):
+            for s in range(2):
+                for p in range(2):
+                    cur, prev = views[s][t], views[p][t - 1]
+                    ok = (cur[:, 2] > 0) & (prev[:, 2] > 0)
+                    steps[t, p, s] = np.linalg.norm(cur[ok, :2] - prev[ok, :2], axis=-1).sum() / height
+            total = cost[t - 1][:, None] + steps[t]  # [previous state, state]
+            back[t] = total.argmin(0)
+            cost[t] = total.min(0) + np.array([0.0, cost_per_frame])
+
+        def jump(u):  # do the labels as given jump between frames u-1 and u (a swap begins or ends there)?
+            return u <= 0 or u >= T or steps[u, 0, 1] < 0.5 * steps[u, 0, 0]
+        state = np.zeros(T, int)
+        state[-1] = int(cost[-1].argmin())
+        for t in range(T - 1, 0, -1):
+            state[t - 1] = back[t, state[t]]
+        t = 0
+        while t < T:
+            if state[t] == 0:
+                t += 1
+                continue
+            e = t
+            while e < T and state[e] == 1:
+                e += 1
+            # a glitch: short, and the labels as given jump at both ends (a run that only slides the edge of a
+            # long swap to where left and right are closest is not one)
+            if e - t <= max_frames and jump(t) and jump(e):
+                out[t:e, a] = views[1][t:e]
+                n_runs += 1
+                n_frames += e - t
+            t = e
+    return out, n_runs, n_frames

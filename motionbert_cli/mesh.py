@@ -61,6 +61,7 @@ class MeshOptions:
     heads: int | None = None
     detector: str | None = None
     keypoints: Path | None = None
+    keypoint_order: str = "auto"
     person: str = "auto"
     device: str = "cpu"
     flip: bool = True
@@ -93,7 +94,7 @@ def run_mesh(opts: MeshOptions, console) -> Path:
     out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
     focal, centre = default_intrinsics(info.size, opts.focal)
     with OutputDir(out) as outdir, Stages(console) as stages:
-        tracks = get_tracks(info, opts.keypoints, opts.detector, opts.device, opts.imgsz, stages)
+        tracks = get_tracks(info, opts.keypoints, opts.detector, opts.device, opts.imgsz, stages, opts.keypoint_order)
         sel = select_tracks(tracks, opts.person, opts.min_frames)
         torch.set_num_threads(os.cpu_count() or 1)
         T, P = tracks.num_frames, len(sel)
@@ -108,7 +109,7 @@ def run_mesh(opts: MeshOptions, console) -> Path:
             s, e = tracks.span(i)
             if e - s < 2:
                 raise UserError(f"track {tracks.ids[i]} is visible in only {e - s} frame: need at least 2")
-            h36, x, _ = prepare_person(tracks.kpts[i][s:e], info.size, pixel=False)
+            h36, x, _ = prepare_person(tracks.kpts[i][s:e], info.size, pixel=False, layout=tracks.layout)
             prm = lift_sequence(model, x, flip=opts.flip, fn=fn, flip_output=flip_params)
             rot = orthonormalise(prm[:, : NUM_SMPL_JOINTS * 9].reshape(-1, NUM_SMPL_JOINTS, 3, 3))
             b = prm[:, NUM_SMPL_JOINTS * 9:]
@@ -159,7 +160,7 @@ def run_mesh(opts: MeshOptions, console) -> Path:
         if opts.render is not None:
             render_mesh_video(opts.render, info, verts_cam, model.faces, focal, centre, opts.opacity, stages)
         stages.timing["total"] = time.perf_counter() - t_start
-        write_json_atomic(outdir.path("timing.json"), {**stages.timing, "frames": T, "people": P})
+        write_json_atomic(outdir.path("timing_mesh.json"), {**stages.timing, "frames": T, "people": P})
     console.print(f"[green]wrote[/] {out}" + (f" and {opts.render}" if opts.render else "") +
                   f" ({P} {'person' if P == 1 else 'people'}, {T} frames)")
     return Path(out)

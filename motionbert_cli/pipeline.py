@@ -40,6 +40,8 @@ class Pose3dOptions:
     heads: int | None = None
     detector: str | None = None
     keypoints: Path | None = None
+    keypoint_order: str = "auto"
+    fix_swaps: bool = True
     person: str = "auto"
     device: str = "cpu"
     precision: str = "fp32"
@@ -90,13 +92,15 @@ class Stages:
         return advance, finish
 
 
-def get_tracks(video_info, keypoints: Path | None, detector: str | None, device: str, imgsz: int, stages: Stages):
-    """COCO/Halpe keypoint tracks for the video: from a keypoint file, or by detection and tracking."""
-    from .detect import PoseDetector, detect_video, read_keypoints_file, stitch_tracks
+def get_tracks(video_info, keypoints: Path | None, detector: str | None, device: str, imgsz: int, stages: Stages,
+               keypoint_order: str = "auto", fix_lr: bool = True):
+    """Keypoint tracks for the video: from a keypoint file (COCO/Halpe/H36M order, see `read_keypoints_file`),
+    or by detection and tracking (COCO-17); fragments stitched, short left/right swaps undone (fix_lr)."""
+    from .detect import PoseDetector, detect_video, fix_swaps, read_keypoints_file, stitch_tracks
     from .video import read_frames
 
     if keypoints is not None:
-        tracks = read_keypoints_file(keypoints, video_info.frames if video_info else None)
+        tracks = read_keypoints_file(keypoints, video_info.frames if video_info else None, keypoint_order)
     else:
         det = PoseDetector(detector, device=device, imgsz=imgsz)
         advance, finish = stages.stage("detect", video_info.frames)
@@ -105,16 +109,19 @@ def get_tracks(video_info, keypoints: Path | None, detector: str | None, device:
     if video_info is not None and tracks.num_frames > video_info.frames:
         video_info.frames = tracks.num_frames
     fps = video_info.fps if video_info else 30.0
-    return stitch_tracks(tracks, fps)
+    tracks = stitch_tracks(tracks, fps)
+    # a swap of up to ~0.5 s is a detector glitch; longer runs are left to the lifter
+    return fix_swaps(tracks, max_frames=max(8, round(0.5 * fps))) if fix_lr else tracks
 
 
-def prepare_person(kpts: np.ndarray, frame_size: tuple[int, int], pixel: bool):
-    """COCO/Halpe pixels [T, J, 3] -> (H36M pixels [T, 17, 3], normalised [T, 17, 3], box or None).
+def prepare_person(kpts: np.ndarray, frame_size: tuple[int, int], pixel: bool, layout: str | None = None):
+    """Pixels [T, J, 3] in `layout` (COCO/Halpe/H36M; None: by joint count)
+    -> (H36M pixels [T, 17, 3], normalised [T, 17, 3], box or None).
 
     Gaps of up to 10 frames are interpolated; the normalisation is the official demo's: the bounding box of
     all confident joints over the clip mapped to [-1, 1] (crop_scale), or the frame (--pixel).
     """
-    h36 = fill_gaps(to_h36m(kpts).astype(np.float32))
+    h36 = fill_gaps(to_h36m(kpts, layout).astype(np.float32))
     if pixel:
         return h36, pixel_normalise(h36, frame_size), None
     box = crop_box(h36)
@@ -147,7 +154,8 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
     model = load_pose3d(opts.checkpoint, opts.heads, opts.device)  # fail fast, before detection
     n_threads = os.cpu_count() or 1
     with OutputDir(out) as outdir, Stages(console) as stages:
-        tracks = get_tracks(info, opts.keypoints, opts.detector, opts.device, opts.imgsz, stages)
+        tracks = get_tracks(info, opts.keypoints, opts.detector, opts.device, opts.imgsz, stages, opts.keypoint_order,
+                            opts.fix_swaps)
         from .detect import select_tracks
 
         sel = select_tracks(tracks, opts.person, opts.min_frames)
@@ -168,7 +176,7 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
             if e - s < 2:
                 raise UserError(f"track {tracks.ids[i]} is visible in only {e - s} frame: lifting needs at least "
                                 f"2 frames (is the clip a single image?)")
-            h36, x, _ = prepare_person(tracks.kpts[i][s:e], info.size, opts.pixel)
+            h36, x, _ = prepare_person(tracks.kpts[i][s:e], info.size, opts.pixel, tracks.layout)
             if opts.pixel:  # the official --pixel mode: the frame, not the person, sets the scale
                 y = pixel_denormalise(lift_sequence(model, x, flip=opts.flip, precision=opts.precision,
                                                     batch_size=max(1, 1024 // window), progress=advance), info.size)
@@ -193,7 +201,9 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
             "z forward), the person placed by their limb lengths in pixels for a camera of focal_length pixels"
         ids = [tracks.ids[i] for i in sel]
         t0 = time.perf_counter()
-        extra = {"joints3d_pixels": pix, "metric_scale": scales, "checkpoint": str(model.source)}
+        swaps = [tracks.swaps_fixed[i] if tracks.swaps_fixed else 0 for i in sel]
+        extra = {"joints3d_pixels": pix, "metric_scale": scales, "checkpoint": str(model.source),
+                 "lr_swaps_fixed": np.asarray(swaps, np.int64)}
         if not opts.pixel:
             extra.update(joints3d_camera=cam, focal_length=np.float32(focal))
         write_motion(outdir, joints3d=joints, keypoints2d=kp2d, track_ids=ids, fps=info.fps, frame_size=info.size,
@@ -207,7 +217,10 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
             render_pose3d_videos(outdir, info, kp2d, joints if opts.pixel else cam, ids, stages)
         stages.timing["total"] = time.perf_counter() - t_start
         opts.timing.update(stages.timing)
-        write_json_atomic(outdir.path("timing.json"), {**stages.timing, "frames": T, "people": P})
+        write_json_atomic(outdir.path("timing_pose3d.json"), {**stages.timing, "frames": T, "people": P})
+    if opts.fix_swaps:
+        console.print(f"left/right swaps of the 2D detector undone: {sum(swaps)}"
+                      + (f" ({', '.join(f'#{i}: {n}' for i, n in zip(ids, swaps))})" if P > 1 else ""))
     console.print(f"[green]wrote[/] {out} ({P} {'person' if P == 1 else 'people'}, {T} frames): "
                   + ", ".join(f"{k} {v:.1f}s" for k, v in stages.timing.items()))
     return Path(out)

@@ -15,10 +15,6 @@ import numpy as np
 from .errors import UserError
 from .fileio import temp_beside
 
-# Keep FFmpeg's and OpenCV's own messages off stderr: errors reach the user as our one-line messages.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-
 
 @dataclass
 class VideoInfo:

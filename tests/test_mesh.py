@@ -37,6 +37,8 @@ def test_mesh_cli_matches_direct_model_call(tmp_path, keypoints):
     res = run_cli("mesh", video, "-c", ckpt, "--heads", "4", "--keypoints", kp_file, "--no-flip", "--render",
                   render, "--save-verts", "-o", out)
     assert res.returncode == 0, res.stderr[-2000:]
+    # its own timing file: pose3d's, in the same default folder, is not overwritten
+    assert (out / "timing_mesh.json").is_file() and not (out / "timing.json").exists()
     d = np.load(out / "mesh.npz")
     assert d["poses"].shape == (1, 100, 72) and d["betas"].shape == (1, 100, 10) and d["transl"].shape == (1, 100, 3)
     assert d["joints3d"].shape == (1, 100, 17, 3) and d["verts"].shape == (1, 100, 6890, 3)
