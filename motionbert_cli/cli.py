@@ -11,15 +11,22 @@ import typer
 
 from .errors import UserError
 
+# Plain (click) help rather than Rich panels: at 80 columns Rich gave option help a 22-character column
+# and showed a <bool> placeholder on flags that take no value. -h works like --help everywhere.
+HELP = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 app = typer.Typer(
     name="motionbert",
     help="MotionBERT from a video: 3D joints (pose3d), action labels (action) and SMPL meshes (mesh).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings=HELP,
 )
-train_app = typer.Typer(help="Train or finetune models on your own data.", no_args_is_help=True)
-eval_app = typer.Typer(help="Evaluate models on data with ground truth.", no_args_is_help=True)
+train_app = typer.Typer(help="Train or finetune models on your own data.", no_args_is_help=True,
+                        rich_markup_mode=None, context_settings=HELP)
+eval_app = typer.Typer(help="Evaluate models on data with ground truth.", no_args_is_help=True,
+                       rich_markup_mode=None, context_settings=HELP)
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 
@@ -69,6 +76,27 @@ def _resolve_device(device: Device) -> str:
     return device.value
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"motionbert-cli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """MotionBERT from a video: 3D joints (pose3d), action labels (action) and SMPL meshes (mesh)."""
+
+
+def check_person(person: str) -> str:
+    """--person is checked before any work (detection takes seconds to minutes)."""
+    if person not in ("auto", "all") and not person.lstrip("-").isdigit():
+        raise UserError(f"--person must be a track id (a whole number), 'auto' or 'all', got {person!r}")
+    return person
+
+
 # ----------------------------------------------------------------------------------------------- pose3d
 
 @app.command()
@@ -82,7 +110,7 @@ def pose3d(
     keypoint_order: KeypointOrder = typer.Option(KeypointOrder.auto, "--keypoint-order", help=KEYPOINT_ORDER_HELP),
     person: str = typer.Option("auto", "--person", help="Track id to lift, 'auto' (longest/largest track) or 'all'."),
     device: Device = typer.Option(Device.auto, "--device", help="Where the networks run."),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help="bf16 is ~2.5x faster on CPUs with AVX-512 BF16 and recent GPUs (see README for its accuracy)."),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", help="bf16 lifts official models ~2x faster on GPUs and CPUs with native bf16 (AVX512-BF16, AMX), moving joints by ~1 mm; on other CPUs it is much slower (see README)."),
     flip: bool = typer.Option(True, "--flip/--no-flip", help="Flip test-time augmentation."),
     fix_swaps: bool = typer.Option(True, "--fix-swaps/--no-fix-swaps", help="Undo the 2D detector's short left/right swaps (up to 0.5 s) before lifting."),
     pixel: bool = typer.Option(False, "--pixel", help="Normalise by the frame instead of the person's box and write 3D in pixel units."),
@@ -97,7 +125,7 @@ def pose3d(
 
     opts = Pose3dOptions(video=video, out=out, checkpoint=checkpoint, heads=heads, detector=detector,
                          keypoints=keypoints, keypoint_order=keypoint_order.value, fix_swaps=fix_swaps,
-                         person=person,
+                         person=check_person(person),
                          device=_resolve_device(device),
                          precision=precision.value, flip=flip, pixel=pixel, render=render, imgsz=imgsz,
                          min_frames=min_frames, focal=focal, height=height)
@@ -240,12 +268,33 @@ def mesh(
     run_mesh(MeshOptions(video=video, checkpoint=checkpoint, pose_checkpoint=pose_checkpoint, out=out,
                          render=render, smpl_dir=smpl_dir,
                          heads=heads, detector=detector, keypoints=keypoints,
-                         keypoint_order=keypoint_order.value, person=person,
+                         keypoint_order=keypoint_order.value, person=check_person(person),
                          device=_resolve_device(device), flip=flip, save_obj=save_obj, save_verts=save_verts,
                          focal=focal, imgsz=imgsz, opacity=opacity), _console())
 
 
 # ------------------------------------------------------------------------------------------------ train
+
+class TrainPrecision(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
+def _train_defaults():
+    """TrainConfig's defaults for the help text, without importing torch (train.py does) at start-up."""
+    import ast
+    import types
+
+    src = (Path(__file__).parent / "train.py").read_text()
+    cls = next(n for n in ast.parse(src).body if isinstance(n, ast.ClassDef) and n.name == "TrainConfig")
+    vals = {n.target.id: ast.literal_eval(n.value) for n in cls.body
+            if isinstance(n, ast.AnnAssign) and n.value is not None and isinstance(n.value, ast.Constant)}
+    return types.SimpleNamespace(**vals)
+
+
+_TRAIN_DEFAULTS = _train_defaults()
+
 
 @train_app.command("pose3d")
 def train_pose3d_cmd(
@@ -253,15 +302,15 @@ def train_pose3d_cmd(
     out: Path = typer.Option(..., "--out", help="Folder for best.bin, last.bin, train_state.pt and log.jsonl."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start from this checkpoint (official or ours) instead of random weights."),
     config: Optional[Path] = typer.Option(None, "--config", help="JSON file with TrainConfig fields (sizes, epochs, lr, augment...)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs"),
-    steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
-    lr: Optional[float] = typer.Option(None, "--lr"),
-    precision: Optional[Precision] = typer.Option(None, "--precision", help="Autocast for training (default: bf16)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help=f"Epochs to train (default: {_TRAIN_DEFAULTS.epochs}, or the --config file's)."),
+    steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch", min=1, help=f"Batches per epoch; a checkpoint is written after each (default: {_TRAIN_DEFAULTS.steps_per_epoch}, or the --config file's)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help=f"Clips per batch (default: {_TRAIN_DEFAULTS.batch_size}, or the --config file's)."),
+    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help=f"Peak learning rate, after warm-up; cosine decay follows (default: {_TRAIN_DEFAULTS.lr:g}, or the --config file's)."),
+    precision: Optional[TrainPrecision] = typer.Option(None, "--precision", help=f"Autocast for training; auto = bf16 on GPUs and CPUs with native bf16, else fp32 (default: {_TRAIN_DEFAULTS.precision}, or the --config file's)."),
     heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads (new models) or of the --init checkpoint."),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    seed: Optional[int] = typer.Option(None, "--seed", help=f"Random seed of sampling and initialisation (default: {_TRAIN_DEFAULTS.seed}, or the --config file's)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/train_state.pt."),
-    device: Device = typer.Option(Device.auto, "--device"),
+    device: Device = typer.Option(Device.auto, "--device", help="Where to train."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for training (default: all cores). Fewer leave room for other work: two processes that each use every core slow each other down many times over."),
 ):
     """Train a 2D-to-3D lifter (DSTformer) from 3D motion, with 2D made by random virtual cameras.
@@ -363,7 +412,7 @@ def _prepare_process() -> None:
 def main() -> None:
     _prepare_process()
     try:
-        app()
+        app(prog_name="motionbert")  # also under `python -m motionbert_cli`
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -8,6 +8,7 @@ Flip test-time augmentation averages the prediction with the mirrored prediction
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -40,6 +41,16 @@ def blend_weights(window: int) -> np.ndarray:
     """Per-frame weights of one window: 1 in the middle, falling linearly to a small floor at the edges."""
     ramp = np.minimum(np.arange(window) + 1, np.arange(window, 0, -1)) / (window / 3)
     return np.clip(ramp, 0.05, 1.0).astype(np.float32)
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX). Without it bf16 autocast is emulated:
+    5-8x slower than fp32 on an AVX2 machine here (shipped lifter and a Lite-sized model, 1 thread)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def autocast_context(device: torch.device, precision: str):

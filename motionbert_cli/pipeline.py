@@ -15,6 +15,7 @@ import numpy as np
 from .errors import UserError
 from .fileio import write_json_atomic
 from .keypoints import crop_box, apply_crop, fill_gaps, pixel_denormalise, pixel_normalise, to_h36m
+from .lift import cpu_has_native_bf16
 
 # models/ beside the package (editable installs and source checkouts).
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -152,6 +153,9 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
     info = probe(opts.video)
     out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
     model = load_pose3d(opts.checkpoint, opts.heads, opts.device)  # fail fast, before detection
+    if opts.precision == "bf16" and opts.device == "cpu" and not cpu_has_native_bf16():
+        console.print("note: this CPU has no native bf16 (AVX512-BF16/AMX): --precision bf16 runs several times "
+                      "slower than fp32 here")
     n_threads = os.cpu_count() or 1
     with OutputDir(out) as outdir, Stages(console) as stages:
         tracks = get_tracks(info, opts.keypoints, opts.detector, opts.device, opts.imgsz, stages, opts.keypoint_order,

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .errors import UserError
+from .lift import cpu_has_native_bf16
 from .model import DSTformer, DSTformerConfig, count_parameters
 from .synth import AugmentConfig, Sampler
 
@@ -43,7 +44,7 @@ class TrainConfig:
     lr_min_ratio: float = 0.05   # cosine decay to lr * this
     warmup_steps: int = 50
     grad_clip: float = 1.0
-    precision: str = "bf16"      # autocast dtype for the forward pass (fp32 master weights); "auto": bf16
+    precision: str = "auto"      # autocast dtype for the forward pass (fp32 master weights); "auto": bf16
                                  # where the CPU computes it natively (AVX512-BF16/AMX) or on CUDA, else fp32
     short_clip_p: float = 0.2    # share of batches with a random shorter length (inference sees short clips)
     # losses
@@ -116,13 +117,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     AVX2-only CPU made a training step ~10x slower than fp32 here)."""
     if precision != "auto":
         return precision
-    if device.type == "cuda":
-        return "bf16"
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "fp32"
-    return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
+    return "bf16" if device.type == "cuda" or cpu_has_native_bf16() else "fp32"
 
 
 def loss_terms(pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
