@@ -20,7 +20,7 @@ from motionbert_cli import load_model
 from motionbert_cli.evaluate import p_mpjpe, videopose3d_views
 from motionbert_cli.lift import lift_sequence
 from motionbert_cli.mocap import H36M_OF_HUMANEVA
-from motionbert_cli.pipeline import default_checkpoint
+from motionbert_cli.checkpoint import default_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,7 +25,7 @@ from motionbert_cli.camera import camera_joints, limb_lengths, root_trajectory
 from motionbert_cli.evaluate import videopose3d_views
 from motionbert_cli.lift import lift_sequence
 from motionbert_cli.mocap import humaneva_to_h36m
-from motionbert_cli.pipeline import default_checkpoint
+from motionbert_cli.checkpoint import default_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 

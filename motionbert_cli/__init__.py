@@ -2,15 +2,18 @@
 
 Python API (torch is imported on first use, so `import motionbert_cli` stays cheap):
 
-    from motionbert_cli import load_model
-    model = load_model("FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin")   # official or ours
-    y = model(x)                          # x [B, T<=243, 17, 3] -> [B, T, 17, 3]
+    from motionbert_cli import load_model, lift_sequence
+    model = load_model()                  # the shipped lifter; or an official .bin / one of ours
+    y = model(x)                          # x [B, T<=model.cfg.maxlen, 17, 3] -> [B, T, 17, 3]
     e = model.get_representation(x)       # -> [B, T, 17, dim_rep]
+    y = lift_sequence(model, x2d)         # x2d [T, 17, 3] numpy, any T: blended windows, as the CLI
 """
 __version__ = "0.1.0"
 
 _LAZY = {
     "load_model": "checkpoint",
+    "default_checkpoint": "checkpoint",
+    "lift_sequence": "lift",
     "save_model": "checkpoint",
     "build_model": "checkpoint",
     "DSTformer": "model",

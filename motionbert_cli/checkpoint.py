@@ -21,6 +21,22 @@ from .heads import ActionConfig, ActionNet, MeshConfig, MeshNet
 from .model import DSTformer, DSTformerConfig
 from .smpl import SMPL_HELP, SMPLLayer, load_smpl_files
 
+# models/ beside the package (editable installs and source checkouts).
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_POSE3D = "motionbert_cpu_pose3d.bin"
+OFFICIAL_HELP = ("official MotionBERT weights: https://github.com/Walter0807/MotionBERT#model-zoo "
+                 "(e.g. FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin)")
+
+
+def default_checkpoint() -> Path:
+    """The pose3d model shipped with the package (models/ in the source tree)."""
+    p = MODELS_DIR / DEFAULT_POSE3D
+    if p.is_file():
+        return p
+    raise CheckpointError(f"no --checkpoint given and the default model {DEFAULT_POSE3D} is not installed; "
+                          f"reinstall motionbert-cli or pass --checkpoint ({OFFICIAL_HELP})")
+
+
 FORMAT = "motionbert-cli"
 FORMAT_VERSION = 1
 _NOT_IN_SHAPES = ("norm_eps", "residual_xy")
@@ -171,19 +187,20 @@ def build_model(task: str, backbone_cfg: DSTformerConfig, head_cfg: dict | None 
     raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
 
 
-def load_model(path: str | os.PathLike, *, num_heads: int | None = None, task: str | None = None,
+def load_model(path: str | os.PathLike | None = None, *, num_heads: int | None = None, task: str | None = None,
                device: str | torch.device = "cpu", smpl_dir: str | os.PathLike | None = None,
                **overrides) -> nn.Module:
     """Load an official MotionBERT checkpoint or one of ours, as an eval-mode module with `.task` set.
 
     path: official `.bin` (keys under 'model_pos' or 'model', with or without 'module.'), a bare state dict,
-        or a file written by `save_model`.
+        or a file written by `save_model`; None: the pose3d model shipped in models/ (`default_checkpoint`).
     num_heads: attention heads (not recoverable from shapes; default: from our file, else 8).
     task: expected task ('pose3d', 'action', 'mesh'); a different one raises CheckpointError.
     smpl_dir: SMPL files for a mesh checkpoint that does not carry the SMPL buffers (official ones do);
         default $MOTIONBERT_SMPL_DIR.
     overrides: DSTformerConfig fields that shapes do not determine (e.g. norm_eps, drop_path_rate).
     """
+    path = default_checkpoint() if path is None else path
     source = str(path)
     obj = _read(path)
     ours = isinstance(obj, dict) and obj.get("format") == FORMAT

@@ -157,9 +157,9 @@ def action(
     from rich.table import Table
 
     from . import action as act
-    from .checkpoint import load_model
+    from .checkpoint import default_checkpoint, load_model
     from .fileio import write_json_atomic
-    from .pipeline import Stages, default_checkpoint
+    from .pipeline import Stages
 
     dev = _resolve_device(device)
     err = _console()
@@ -372,10 +372,9 @@ def eval_pose3d_cmd(
     """MPJPE, N-MPJPE and P-MPJPE (mm), per action and overall."""
     from rich.table import Table
 
-    from .checkpoint import load_model
+    from .checkpoint import default_checkpoint, load_model
     from .evaluate import evaluate_file
     from .fileio import write_json_atomic
-    from .pipeline import default_checkpoint
 
     _threads()
     ckpt = checkpoint or default_checkpoint()

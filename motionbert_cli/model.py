@@ -212,7 +212,8 @@ class DSTformer(nn.Module):
             raise ValueError(f"expected input [B, T, {cfg.num_joints}, {cfg.dim_in}], got {list(x.shape)}")
         if x.shape[1] > cfg.maxlen:
             raise ValueError(f"{x.shape[1]} frames exceed this model's maxlen {cfg.maxlen}: "
-                             f"split the sequence into windows (motionbert_cli.lift does this)")
+                             f"lift longer sequences with motionbert_cli.lift_sequence(model, x), which runs "
+                             f"blended windows as the CLI does")
 
     def get_representation(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, T, J, dim_in] -> E [B, T, J, dim_rep]."""

@@ -12,26 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .checkpoint import default_checkpoint
 from .errors import UserError
 from .fileio import write_json_atomic
 from .keypoints import crop_box, apply_crop, fill_gaps, pixel_denormalise, pixel_normalise, to_h36m
 from .lift import cpu_has_native_bf16
-
-# models/ beside the package (editable installs and source checkouts).
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_POSE3D = "motionbert_cpu_pose3d.bin"
-OFFICIAL_HELP = ("official MotionBERT weights: https://github.com/Walter0807/MotionBERT#model-zoo "
-                 "(e.g. FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin)")
-
-
-def default_checkpoint() -> Path:
-    """The pose3d model shipped with the package (models/ in the source tree)."""
-    p = MODELS_DIR / DEFAULT_POSE3D
-    if p.is_file():
-        return p
-    raise UserError(f"no --checkpoint given and the default model {DEFAULT_POSE3D} is not installed; "
-                    f"reinstall motionbert-cli or pass --checkpoint ({OFFICIAL_HELP})")
-
 
 @dataclass
 class Pose3dOptions:

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+
 from conftest import ROOT, VIDEOS, need
 
 
@@ -50,3 +52,17 @@ def test_bad_person_is_refused_before_detection(tmp_path):
     assert res.returncode == 2 and res.stderr.strip().splitlines() == [
         "error: --person must be a track id (a whole number), 'auto' or 'all', got 'bob'"]
     assert not (tmp_path / "o").exists()
+
+
+def test_readme_python_api_runs_as_written():
+    """The README's Python API snippet, exactly as printed, with the shipped model."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Python API"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert tuple(scope["y"].shape) == (1, scope["T"], 17, 3)
+    assert scope["e"].shape[:3] == (1, scope["T"], 17)
+    assert scope["y_long"].shape == (1000, 17, 3) and np.isfinite(scope["y_long"]).all()

@@ -184,7 +184,7 @@ def test_unwritable_or_taken_output(tmp_path, ckpt):
 
 def test_shipped_model_without_checkpoint(tmp_path):
     """A fresh install lifts with the model in models/; its 3D is anatomically plausible on real footage."""
-    from motionbert_cli.pipeline import default_checkpoint
+    from motionbert_cli.checkpoint import default_checkpoint
 
     default_checkpoint()  # the shipped weights are part of the repository
     out = tmp_path / "out"
