@@ -219,14 +219,15 @@ def render_pose3d_videos(outdir, info, kp2d: np.ndarray, joints: np.ndarray, ids
     """overlay.mp4 (2D skeletons over the video) and skeleton3d.mp4 (video | 3D view), one decode pass."""
     import cv2
 
-    from .render import SkeletonView, draw_skeleton_2d, person_colour
+    from .render import SkeletonView, draw_legend, draw_skeleton_2d, person_colour
     from .video import VideoWriter, read_frames
 
     T = kp2d.shape[1]
     colours = [person_colour(k) for k in range(len(ids))]
     panel_h = min(info.height, 720)
     panel_w = int(round(info.width * panel_h / info.height))
-    view = SkeletonView(joints, panel_h)
+    view = SkeletonView(joints, panel_h, fps=info.fps)
+    labels = [f"#{i}" for i in ids]
     advance, finish = stages.stage("render", T)
     with VideoWriter(outdir.path("overlay.mp4"), info.size, info.fps) as ov, \
             VideoWriter(outdir.path("skeleton3d.mp4"), (panel_w + panel_h, panel_h), info.fps) as sk:
@@ -235,8 +236,9 @@ def render_pose3d_videos(outdir, info, kp2d: np.ndarray, joints: np.ndarray, ids
                 break
             for p in range(len(ids)):
                 draw_skeleton_2d(frame, kp2d[p, t], colours[p], label=f"#{ids[p]}")
+            draw_legend(frame, max(1, round(max(frame.shape[:2]) / 700)))
             ov.write(frame)
             small = cv2.resize(frame, (panel_w, panel_h), interpolation=cv2.INTER_AREA)
-            sk.write(np.concatenate([small, view.draw(joints[:, t], colours)], axis=1))
+            sk.write(np.concatenate([small, view.draw(joints[:, t], colours, t, labels)], axis=1))
             advance(1)
     finish()

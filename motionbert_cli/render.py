@@ -5,22 +5,38 @@ import numpy as np
 
 from .keypoints import H36M_BONES, H36M_LEFT, H36M_RIGHT
 
-# BGR colours per person (distinct, readable on video).
-PALETTE = [(255, 128, 0), (0, 200, 255), (80, 220, 80), (255, 80, 200), (0, 80, 255), (200, 200, 0),
-           (180, 120, 255), (255, 255, 255)]
+# BGR colours per person (distinct, readable on video), none of them near the left (blue) and right (orange)
+# limb colours below.
+PALETTE = [(0, 255, 255), (80, 220, 80), (255, 80, 220), (255, 255, 255), (120, 200, 0), (200, 120, 255),
+           (0, 150, 80), (200, 200, 200)]
 
 
 def person_colour(k: int) -> tuple[int, int, int]:
     return PALETTE[k % len(PALETTE)]
 
 
+# Left and right limbs in two clearly different hues (BGR), as most pose tools draw them; the torso and head
+# keep the person's colour, so people stay apart.
+LEFT_COLOUR = (255, 150, 40)    # blue
+RIGHT_COLOUR = (40, 120, 255)   # orange
+
+
 def _bone_colour(base, a: int, b: int):
-    """Left limbs lighter, right limbs darker, so a flipped limb is visible at a glance."""
     if b in H36M_LEFT or a in H36M_LEFT:
-        return tuple(int(c * 0.5 + 127) for c in base)
+        return LEFT_COLOUR
     if b in H36M_RIGHT or a in H36M_RIGHT:
-        return tuple(int(c * 0.6) for c in base)
+        return RIGHT_COLOUR
     return base
+
+
+def draw_legend(img: np.ndarray, scale: int = 1) -> None:
+    """'left' and 'right' in their limb colours, bottom left."""
+    import cv2
+
+    h = img.shape[0]
+    for k, (text, colour) in enumerate((("left", LEFT_COLOUR), ("right", RIGHT_COLOUR))):
+        org = (10 * scale + k * 60 * scale, h - 10 * scale)
+        cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.55 * scale, colour, max(1, scale), cv2.LINE_AA)
 
 
 def draw_skeleton_2d(img: np.ndarray, kp: np.ndarray, colour, label: str | None = None,
@@ -44,58 +60,98 @@ def draw_skeleton_2d(img: np.ndarray, kp: np.ndarray, colour, label: str | None 
 class SkeletonView:
     """Orthographic views of camera-frame 3D joints (x right, y down, z away), drawn into a square panel.
 
-    The view orbits the person (azimuth, elevation in degrees); the scale is fixed for the whole video so
-    motion is comparable between frames; a grid marks the ground at the lowest foot position of the clip.
+    The view swings slowly around the camera's own direction (azimuth within +-`swing` degrees, one period
+    every `period_s` seconds), so depth shows as the motion plays. It follows the people: centred on their
+    mean pelvis (smoothed over a second), with a fixed scale for the whole video chosen so the group of people
+    fills the panel at its typical spread, but never so small that a person is less than a fifth of it. The
+    ground grid sits under the lowest foot within half a second of each frame, so feet stand on it.
     """
 
-    def __init__(self, joints: np.ndarray, size: int, azimuth: float = 35.0, elevation: float = 15.0):
+    def __init__(self, joints: np.ndarray, size: int, fps: float = 30.0, elevation: float = 15.0,
+                 swing: float = 40.0, period_s: float = 10.0):
         """joints [P, T, 17, 3] (NaN where absent)."""
-        self.size = size
-        az, el = np.deg2rad(azimuth), np.deg2rad(elevation)
+        self.size, self.fps, self.swing, self.period_s = size, fps, swing, period_s
+        self.el = np.deg2rad(elevation)
+        P, T = joints.shape[:2]
+        seen = np.isfinite(joints).all((-1, -2))  # [P, T]
+        pelvis = np.where(seen[..., None], joints[..., 0, :], np.nan)
+        with np.errstate(invalid="ignore"):
+            centre = np.nanmean(pelvis, axis=0) if P else np.zeros((T, 3))  # [T, 3] (NaN where nobody)
+        centre = _fill_nan(centre)
+        self.centre = _moving_average(centre, max(1, int(round(fps))))
+        rel = np.where(seen[..., None, None], joints - self.centre[None, :, None], np.nan)
+        spread = np.nanmax(np.abs(rel), axis=(0, 2)).max(-1) if seen.any() else np.ones(T)  # [T]
+        extent = np.nanpercentile(spread, 95) if np.isfinite(spread).any() else 1.0
+        heights = np.nanmax(joints[..., 1], -1) - np.nanmin(joints[..., 1], -1)
+        height = np.nanmedian(heights[seen]) if seen.any() else 1.0
+        # a person is at least a fifth of the panel, and the group at its typical spread fits in it
+        self.scale = max(0.42 * size / max(extent, 1e-6), 0.2 * size / max(height, 1e-6))
+        feet = np.where(seen[..., None], joints[..., [3, 6], 1], np.nan).reshape(P, T, 2) if P else np.full((0, T, 2), np.nan)
+        lowest = _fill_nan(np.nanmax(feet, axis=(0, 2)) if seen.any() else self.centre[:, 1])
+        half = max(1, int(round(0.5 * fps)))
+        self.ground_y = np.array([lowest[max(0, t - half):t + half + 1].max() for t in range(T)])
+
+    def _rotation(self, t: int) -> np.ndarray:
+        az = np.deg2rad(self.swing) * np.sin(2 * np.pi * t / (self.fps * self.period_s))
         Ry = np.array([[np.cos(az), 0, -np.sin(az)], [0, 1, 0], [np.sin(az), 0, np.cos(az)]])
-        Rx = np.array([[1, 0, 0], [0, np.cos(el), -np.sin(el)], [0, np.sin(el), np.cos(el)]])
-        self.R = Rx @ Ry
-        finite = joints[np.isfinite(joints).all(-1)]
-        if len(finite) == 0:
-            finite = np.zeros((1, 3))
-        self.centre = np.nanmedian(joints[..., 0, :].reshape(-1, 3), axis=0) if np.isfinite(joints[..., 0, :]).any() else finite.mean(0)
-        rel = finite - self.centre
-        extent = np.percentile(np.abs(rel), 99, axis=0).max() if len(rel) > 1 else 1.0
-        self.scale = 0.42 * size / max(extent, 1e-6)
-        feet = joints[..., [3, 6], 1]
-        self.ground_y = float(np.nanmax(feet)) if np.isfinite(feet).any() else float(self.centre[1])
+        Rx = np.array([[1, 0, 0], [0, np.cos(self.el), -np.sin(self.el)], [0, np.sin(self.el), np.cos(self.el)]])
+        return Rx @ Ry
 
-    def _project(self, pts: np.ndarray) -> np.ndarray:
-        v = (pts - self.centre) @ self.R.T
-        return np.stack([v[..., 0] * self.scale + self.size / 2, v[..., 1] * self.scale + self.size * 0.55], -1)
+    def _project(self, pts: np.ndarray, t: int) -> np.ndarray:
+        v = (pts - self.centre[t]) @ self._rotation(t).T
+        return np.stack([v[..., 0] * self.scale + self.size / 2, v[..., 1] * self.scale + self.size * 0.5], -1)
 
-    def draw(self, joints_t: np.ndarray, colours) -> np.ndarray:
-        """joints_t [P, 17, 3] for one frame -> BGR panel [size, size, 3]."""
+    def draw(self, joints_t: np.ndarray, colours, t: int, labels: list[str] | None = None) -> np.ndarray:
+        """joints_t [P, 17, 3] at frame t -> BGR panel [size, size, 3]."""
         import cv2
 
         s = self.size
         img = np.full((s, s, 3), 30, np.uint8)
-        # ground grid
-        span = s / self.scale
-        for k in np.linspace(-span, span, 11):
-            a = self._project(np.array([[self.centre[0] + k, self.ground_y, self.centre[2] - span],
-                                        [self.centre[0] + k, self.ground_y, self.centre[2] + span]]))
-            b = self._project(np.array([[self.centre[0] - span, self.ground_y, self.centre[2] + k],
-                                        [self.centre[0] + span, self.ground_y, self.centre[2] + k]]))
-            for seg in (a, b):
-                cv2.line(img, tuple(int(v) for v in seg[0]), tuple(int(v) for v in seg[1]), (70, 70, 70), 1, cv2.LINE_AA)
+        c, g = self.centre[t], self.ground_y[t]
+        step = 0.5 * 10 ** np.floor(np.log10(max(s / self.scale / 5, 1e-6)))  # grid lines at a round spacing
+        n = int(np.ceil(s / self.scale / step))
+        x0, z0 = np.round(c[0] / step) * step, np.round(c[2] / step) * step
+        for k in range(-n, n + 1):
+            for seg in ([[x0 + k * step, g, z0 - n * step], [x0 + k * step, g, z0 + n * step]],
+                        [[x0 - n * step, g, z0 + k * step], [x0 + n * step, g, z0 + k * step]]):
+                uv = self._project(np.array(seg), t)
+                cv2.line(img, tuple(int(v) for v in uv[0]), tuple(int(v) for v in uv[1]), (70, 70, 70), 1, cv2.LINE_AA)
         thick = max(2, s // 250)
         for p in range(joints_t.shape[0]):
             if not np.isfinite(joints_t[p]).all():
                 continue
-            uv = self._project(joints_t[p])
+            uv = self._project(joints_t[p], t)
             for a, b in H36M_BONES:
                 cv2.line(img, tuple(int(v) for v in uv[a]), tuple(int(v) for v in uv[b]),
                          _bone_colour(colours[p], a, b), thick, cv2.LINE_AA)
             for j in range(17):
                 cv2.circle(img, (int(uv[j, 0]), int(uv[j, 1])), thick + 1, colours[p], -1, cv2.LINE_AA)
-        cv2.putText(img, "3D (MotionBERT)", (10, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (200, 200, 200), 1, cv2.LINE_AA)
+            if labels:
+                cv2.putText(img, labels[p], (int(uv[10, 0]) + 6, int(uv[10, 1]) - 6), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.5, colours[p], 1, cv2.LINE_AA)
+        cv2.putText(img, f"3D, grid {step:g} m" if step >= 0.05 else "3D", (10, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                    (200, 200, 200), 1, cv2.LINE_AA)
+        draw_legend(img)
         return img
+
+
+def _fill_nan(x: np.ndarray) -> np.ndarray:
+    """Fill NaN rows of [T, ...] with the nearest finite row (linear in between); all-NaN -> zeros."""
+    x = np.array(x, np.float64, copy=True)
+    flat = x.reshape(len(x), -1)
+    for c in range(flat.shape[1]):
+        ok = np.isfinite(flat[:, c])
+        flat[:, c] = np.interp(np.arange(len(x)), np.flatnonzero(ok), flat[ok, c]) if ok.any() else 0.0
+    return flat.reshape(x.shape)
+
+
+def _moving_average(x: np.ndarray, n: int) -> np.ndarray:
+    """Centred moving average over n frames of [T, C], edges padded with the edge values."""
+    if n <= 1 or len(x) < 2:
+        return x
+    pad = np.concatenate([np.repeat(x[:1], n // 2, 0), x, np.repeat(x[-1:], n - 1 - n // 2, 0)])
+    k = np.ones(n) / n
+    return np.stack([np.convolve(pad[:, c], k, mode="valid") for c in range(x.shape[1])], -1)
 
 
 class MeshRenderer:
