@@ -31,10 +31,10 @@ class AugmentConfig:
     real_camera_p: float = 0.5        # clips with capture cameras: share seen through them
     camera_clip_weight: float = 3.0   # ...and how much more often they are drawn than their length says
     # Errors of real detections (off by default so earlier stages' configs reproduce). Measured on the 4-view
-    # pose2sim clip (benchmarks/bench_2d_noise.py): YOLO keypoints lie a median 2% of the person's height
-    # from the triangulated joints, the error drifts slowly on the torso and legs (lag-1 autocorrelation
-    # 0.85-0.95 at 60 fps: a viewpoint-dependent bias) and is nearly white on elbows and wrists (0.1-0.2);
-    # 13% of keypoints are more than 5% of the height off (misplaced limbs, left/right swaps).
+    # pose2sim clip (benchmarks/bench_2d_noise.py): YOLO keypoints lie a median 2.2% of the person's height
+    # from the triangulated joints (p90 8%); the error drifts slowly on the torso and legs (lag-1
+    # autocorrelation 0.84-0.95 at 60 fps: a viewpoint-dependent bias) and less so on elbows and wrists
+    # (0.33-0.65); 13% of keypoints are more than 5% of the height off (misplaced limbs, swaps).
     drift_px: float = 0.0             # std of the slowly drifting error, fraction of the person's size
     drift_corr: float = 0.9           # its frame-to-frame correlation (AR(1))
     burst_p: float = 0.0              # per joint and frame: chance a misplaced-keypoint burst starts
