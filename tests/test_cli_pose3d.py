@@ -102,6 +102,15 @@ def test_keypoint_file_reproduces_detection_path(single, ckpt, tmp_path):
     d0 = np.load(out0 / "motion.npz")
     for k in ("keypoints2d", "joints3d", "joints3d_camera"):
         np.testing.assert_allclose(d0[k], d[k], atol=1e-4)
+    # ... and with no video at all: the same 3D given the video's frame rate and size; no videos written
+    out1 = tmp_path / "out1"
+    ok(run_cli("pose3d", "--keypoints", single / "motion.npz", "-c", ckpt, "--heads", "4", "--fps", "60",
+               "--size", "1080x1920", "-o", out1))
+    d1 = np.load(out1 / "motion.npz")
+    assert float(d1["fps"]) == 60 and tuple(d1["frame_size"]) == (1080, 1920)
+    for k in ("joints3d", "joints3d_camera"):
+        np.testing.assert_allclose(d1[k], d[k], atol=1e-4)
+    assert not list(out1.glob("*.mp4"))
     # a COCO-17 .npy rebuilt from them (eyes both at the head point; ears unseen): same 2D and 3D
     coco = np.zeros((100, 17, 3), np.float32)
     h = d["keypoints2d"][0]
