@@ -4,8 +4,9 @@ The pose2sim lab clips (`../shared/data/videos/pose2sim_single`, 4 synchronised 
 a reference without mocap: our 2D detections from the four views are triangulated (robustly: views that disagree
 by more than 30 px or have left and right swapped are left out or corrected, as Pose2Sim does), and
 each view's single-camera result from `motionbert pose3d` is compared with that reference in the view's own
-camera frame:
+camera frame. On the two-person clip the tracks of the four views are first matched to people (`associate`).
   pose      P-MPJPE / N-MPJPE of the lifted body (shape; mm)
+  smoothness mean acceleration of the root-relative joints (mm/frame^2), prediction and reference
   placement pelvis position error of `joints3d_camera` with the true focal length and principal point, with
             average-adult limbs (what pose3d does) and with the reference's own limb lengths (what mesh does
             with the SMPL body's size), and with the default focal length (the longer frame side) that pose3d
@@ -13,7 +14,7 @@ camera frame:
 The reference shares the detector's errors and definition of each joint, so it measures lifting and placement,
 not the detector; its quality is shown as the reprojection residual.
 
-    python benchmarks/bench_multiview.py [--checkpoint PATH] [--shared ../shared] [--clip pose2sim_single]
+    python benchmarks/bench_multiview.py [--checkpoint PATH] [--shared ../shared] [--clip all|pose2sim_single|pose2sim_multi]
 """
 from __future__ import annotations
 
@@ -134,66 +135,137 @@ def project(Xc: np.ndarray, cam) -> np.ndarray:
     return uv.reshape(Xc.shape[:-1] + (2,))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--checkpoint")
-    ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
-    ap.add_argument("--clip", default="pose2sim_single")
-    args = ap.parse_args()
-    folder = Path(args.shared) / "data/videos" / args.clip
-    calib = read_qca(folder / "Calib.qca.txt")
-    serials = sorted(calib)
-    console = Console(stderr=True)
+def associate(views: list[list[np.ndarray]], cams: list[tuple], max_px: float = 40.0) -> list[list[int | None]]:
+    """Which track in each view is the same person. views[v][i]: track i of view v, H36M [T, 17, 3].
+
+    Every choice of one track (or none) per view, with at least 3 views, is scored by triangulating the pelvis
+    and shoulders of each frame from all chosen views (linear DLT) and taking the median reprojection error;
+    among the choices below `max_px`, the one with the most views (then the lowest error) is a person, its
+    tracks are removed, and so on. -> [[track or None per view]]
+    """
+    from itertools import product
+
+    joints = [0, 11, 14]
+    P = [np.hstack([R, (-R @ pos)[:, None]]) for _, _, R, pos in cams]
+    und = [[cv2.undistortPoints(k[..., :2].reshape(-1, 1, 2).astype(np.float64), K, d).reshape(k.shape[0], 17, 2)
+            for k in vt] for vt, (K, d, _, _) in zip(views, cams)]
+    f = [c[0][0, 0] for c in cams]
+
+    def cost(choice):
+        used = [(v, i) for v, i in enumerate(choice) if i is not None]
+        errs = []
+        for j in joints:
+            conf = np.stack([views[v][i][:, j, 2] for v, i in used], 1)          # [T, n]
+            pts = np.stack([und[v][i][:, j] for v, i in used], 1)               # [T, n, 2]
+            ok = (conf > 0.3).all(1)
+            if ok.sum() < 5:
+                return np.inf
+            rows = []
+            for k, (v, _) in enumerate(used):
+                rows += [pts[ok, k, :1] * P[v][2] - P[v][0], pts[ok, k, 1:] * P[v][2] - P[v][1]]
+            _, _, Vt = np.linalg.svd(np.stack(rows, 1))
+            X = np.concatenate([Vt[:, -1, :3] / Vt[:, -1, 3:], np.ones((ok.sum(), 1))], 1)  # [t, 4]
+            for k, (v, _) in enumerate(used):
+                h = X @ P[v].T
+                errs.append(np.linalg.norm(h[:, :2] / h[:, 2:] - pts[ok, k], axis=-1) * f[v])
+        return float(np.median(np.concatenate(errs)))
+
+    left = [set(range(len(vt))) for vt in views]
+    people = []
+    while True:
+        options = [c for c in product(*[sorted(l) + [None] for l in left]) if sum(i is not None for i in c) >= 3]
+        scored = [(c, e) for c in options if (e := cost(c)) <= max_px]
+        if not scored:
+            return people
+        best = min(scored, key=lambda ce: (-sum(i is not None for i in ce[0]), ce[1]))[0]
+        people.append(list(best))
+        for v, i in enumerate(best):
+            if i is not None:
+                left[v].discard(i)
+
+
+def acceleration(x: np.ndarray) -> float:
+    """Mean |second difference| of root-relative joints [T, J, 3] over runs of 3 frames with every joint."""
+    a = np.linalg.norm(x[2:] - 2 * x[1:-1] + x[:-2], axis=-1).mean(-1)
+    return float(np.nanmean(a))
+
+
+def lift_views(folder: Path, serials: list[str], checkpoint: str | None, console) -> dict:
+    """motionbert pose3d (every track) on each view -> {serial: per-track arrays, size, fps}."""
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         for s in serials:
             out = Path(tmp) / s
-            run_pose3d(Pose3dOptions(video=folder / f"{s}.mp4", out=out, render=False,
-                                     checkpoint=Path(args.checkpoint) if args.checkpoint else None), console)
+            run_pose3d(Pose3dOptions(video=folder / f"{s}.mp4", out=out, render=False, person="all",
+                                     checkpoint=Path(checkpoint) if checkpoint else None), console)
             d = np.load(out / "motion.npz")
-            res[s] = {k: d[k][0].astype(np.float64) for k in ("keypoints2d", "joints3d_pixels", "joints3d_camera")}
+            res[s] = {k: d[k].astype(np.float64) for k in ("keypoints2d", "joints3d_pixels", "joints3d_camera")}
             res[s]["size"], res[s]["fps"] = tuple(int(v) for v in d["frame_size"]), float(d["fps"])
-    T = min(r["keypoints2d"].shape[0] for r in res.values())
-    kps = [res[s]["keypoints2d"][:T].copy() for s in serials]
-    for k in kps:
-        k[~np.isfinite(k)] = 0
-    ref = triangulate(kps, [calib[s] for s in serials])
-    ok = np.isfinite(ref[:, BODY]).all((-1, -2))
-    body = np.nanmedian(limb_lengths(ref[ok]), axis=0)
-    print(f"{args.clip}: {len(serials)} views, {T} frames, {ok.sum()} with all {len(BODY)} scored joints "
-          f"triangulated; reference limb lengths (m): "
-          + " ".join(f"{v:.2f}" for v in body))
-    print("| view | reproj. px | P-MPJPE | N-MPJPE | pelvis err (adult) | (own limbs) | (default focal) | "
-          "depth bias (adult) | ref. depth (m) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    rows = []
-    for s in serials:
-        cam, r = calib[s], res[s]
-        ref_c = to_camera(ref[:T], cam)
-        reproj = np.linalg.norm(project(ref_c, cam) - r["keypoints2d"][:T, :, :2], axis=-1)
-        good = ok & np.isfinite(r["joints3d_pixels"][:T]).all((-1, -2))
-        reproj = reproj[:, BODY]
-        pix = r["joints3d_pixels"][:T]
-        K = cam[0]
-        f, c = (K[0, 0] + K[1, 1]) / 2, (K[0, 2], K[1, 2])
-        n = smoothing_frames(r["fps"])
-        gt_rel = (ref_c - ref_c[:, :1])[good][:, BODY] * 1000
-        pr_rel = (pix - pix[:, :1])[good][:, BODY]
-        pm, nm = p_mpjpe(pr_rel, gt_rel).mean(), n_mpjpe(pr_rel, gt_rel).mean()
-        e_adult = (root_trajectory(pix, f, c, smooth_frames=n) - ref_c[:, 0])[good] * 1000
-        e_own = (root_trajectory(pix, f, c, body, smooth_frames=n) - ref_c[:, 0])[good] * 1000
-        e_def = (r["joints3d_camera"][:T, 0] - ref_c[:, 0])[good] * 1000
-        row = [np.nanmedian(reproj[good]), pm, nm, np.linalg.norm(e_adult, axis=-1).mean(),
-               np.linalg.norm(e_own, axis=-1).mean(), np.linalg.norm(e_def, axis=-1).mean(), e_adult[:, 2].mean(),
-               ref_c[good, 0, 2].mean()]
-        rows.append(row)
-        print(f"| {s} | {row[0]:.1f} | {row[1]:.1f} | {row[2]:.1f} | {row[3]:.0f} | {row[4]:.0f} | {row[5]:.0f} | "
-              f"{row[6]:+.0f} | {row[7]:.2f} |")
-    m = np.mean(rows, axis=0)
-    print(f"| mean | {m[0]:.1f} | {m[1]:.1f} | {m[2]:.1f} | {m[3]:.0f} | {m[4]:.0f} | {m[5]:.0f} | {m[6]:+.0f} | "
-          f"{m[7]:.2f} |")
-    print("(mm unless marked; reproj.: median distance between the reference projected into the view and the "
-          "view's own detections)")
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--checkpoint")
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
+    ap.add_argument("--clip", default="all", help="pose2sim_single, pose2sim_multi or all")
+    args = ap.parse_args()
+    clips = ["pose2sim_single", "pose2sim_multi"] if args.clip == "all" else [args.clip]
+    console = Console(stderr=True)
+    print("| clip | person | view | reproj. px | P-MPJPE | N-MPJPE | accel. pred | accel. ref | pelvis err (adult) | "
+          "(own limbs) | (default focal) | depth bias (adult) | ref. depth (m) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    summary = {}
+    for clip in clips:
+        folder = Path(args.shared) / "data/videos" / clip
+        calib = read_qca(folder / "Calib.qca.txt")
+        serials = sorted(calib)
+        res = lift_views(folder, serials, args.checkpoint, console)
+        T = min(r["keypoints2d"].shape[1] for r in res.values())
+        views = [[np.where(np.isfinite(k), k, 0.0) for k in res[s]["keypoints2d"][:, :T]] for s in serials]
+        people = associate(views, [calib[s] for s in serials])
+        for pi, choice in enumerate(people):
+            used = [(s, i) for s, i in zip(serials, choice) if i is not None]
+            ref = triangulate([views[serials.index(s)][i] for s, i in used], [calib[s] for s, _ in used])
+            ok = np.isfinite(ref[:, BODY]).all((-1, -2))
+            body = np.nanmedian(limb_lengths(ref[ok]), axis=0)
+            for s, i in used:
+                cam, r = calib[s], {k: res[s][k][i][:T] for k in ("keypoints2d", "joints3d_pixels", "joints3d_camera")}
+                ref_c = to_camera(ref, cam)
+                reproj = np.linalg.norm(project(ref_c, cam) - r["keypoints2d"][..., :2], axis=-1)[:, BODY]
+                good = ok & np.isfinite(r["joints3d_pixels"]).all((-1, -2))
+                pix = r["joints3d_pixels"]
+                K = cam[0]
+                f, c = (K[0, 0] + K[1, 1]) / 2, (K[0, 2], K[1, 2])
+                n = smoothing_frames(res[s]["fps"])
+                gt_rel = (ref_c - ref_c[:, :1])[:, BODY] * 1000
+                pr_rel = (pix - pix[:, :1])[:, BODY]
+                pm, nm = p_mpjpe(pr_rel[good], gt_rel[good]).mean(), n_mpjpe(pr_rel[good], gt_rel[good]).mean()
+                # smoothness in mm: the prediction scaled to the reference by one factor for the clip
+                scale = (pr_rel[good] * gt_rel[good]).sum() / (pr_rel[good] ** 2).sum()
+                acc_p = acceleration(np.where(good[:, None, None], pr_rel * scale, np.nan))
+                acc_r = acceleration(np.where(good[:, None, None], gt_rel, np.nan))
+                e_adult = (root_trajectory(pix, f, c, smooth_frames=n) - ref_c[:, 0])[good] * 1000
+                e_own = (root_trajectory(pix, f, c, body, smooth_frames=n) - ref_c[:, 0])[good] * 1000
+                e_def = (r["joints3d_camera"][:, 0] - ref_c[:, 0])[good] * 1000
+                row = [np.nanmedian(reproj[good]), pm, nm, acc_p, acc_r, np.linalg.norm(e_adult, axis=-1).mean(),
+                       np.linalg.norm(e_own, axis=-1).mean(), np.linalg.norm(e_def, axis=-1).mean(),
+                       e_adult[:, 2].mean(), ref_c[good, 0, 2].mean()]
+                summary.setdefault((clip, pi + 1), []).append(row)
+                print(f"| {clip} | {pi + 1} | {s} | {row[0]:.1f} | {row[1]:.1f} | {row[2]:.1f} | {row[3]:.2f} | "
+                      f"{row[4]:.2f} | {row[5]:.0f} | {row[6]:.0f} | {row[7]:.0f} | {row[8]:+.0f} | {row[9]:.2f} |",
+                      flush=True)
+    print()
+    print("| clip | person | views | reproj. px | P-MPJPE | N-MPJPE | accel. pred | accel. ref |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (clip, person), rows in summary.items():
+        m = np.mean(rows, axis=0)
+        print(f"| {clip} | {person} | {len(rows)} | {m[0]:.1f} | {m[1]:.1f} | {m[2]:.1f} | {m[3]:.2f} | {m[4]:.2f} |")
+    allm = np.mean([np.mean(r, axis=0) for r in summary.values()], axis=0)
+    print(f"| all | | | {allm[0]:.1f} | {allm[1]:.1f} | {allm[2]:.1f} | {allm[3]:.2f} | {allm[4]:.2f} |")
+    print("(mm and mm/frame^2; reproj.: median distance between the reference projected into the view and the "
+          "view's own detections; accel.: mean second difference of the root-relative joints, the prediction "
+          "scaled to the reference by one factor)")
 
 
 if __name__ == "__main__":
