@@ -18,7 +18,11 @@ import numpy as np
 import torch
 
 from .errors import UserError
+from .fileio import atomic_path
+from .keypoint_files import read_keypoints_file
 from .keypoints import coco_to_h36m, crop_scale, halpe_to_h36m
+from .pipeline import get_tracks
+from .video import probe
 
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 KEYPOINT_EXTS = {".json", ".npy", ".npz"}
@@ -79,14 +83,11 @@ class ClipKeypoints:
     frame_size: tuple[int, int]
     fps: float
     num_frames: int
-    layout: str = "coco"         # joint order of kpts (detect.Tracks.layout)
+    layout: str = "coco"         # joint order of kpts (tracks.Tracks.layout)
 
 
 def clip_keypoints(path: Path, detector, device: str, imgsz: int, stages, video_info=None) -> ClipKeypoints:
     """Detect (or read) the two most prominent people of a clip."""
-    from .detect import read_keypoints_file
-    from .pipeline import get_tracks
-    from .video import probe
 
     path = Path(path)
     if path.suffix.lower() in KEYPOINT_EXTS:
@@ -195,8 +196,6 @@ def build_gallery(folder: Path, model, detector, device: str, imgsz: int, stages
         embs.append(embed(model, prepare_ntu(ck.kpts, ck.frame_size, T, ck.layout)[None], device)[0])
     labels, files, E = [l for l, _ in items], [str(p.relative_to(folder)) for _, p in items], np.stack(embs)
     if write_cache:
-        from .fileio import atomic_path
-
         with atomic_path(cache) as tmp:
             np.savez(tmp, key=key, labels=np.asarray(labels), files=np.asarray(files), embeddings=E)
     return labels, files, E

@@ -9,6 +9,7 @@ pixel at the person, Z = f k, and the pelvis sits at ((u - cx) k, (v - cy) k, f 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -142,3 +143,41 @@ def camera_joints(pix3d: np.ndarray, focal: float, centre: tuple[float, float],
     root = root_trajectory(pix3d, focal, centre, limb_metres, smooth_frames)
     k = root[:, 2:3, None] / focal
     return root[:, None] + (pix3d - pix3d[:, :1]) * k
+
+
+# ---------------------------------------------------------------- cameras for synthesis and evaluation
+
+def orbit_eye(centre: np.ndarray, azimuth: float, elevation: float, distance: float) -> np.ndarray:
+    """A camera position `distance` metres from `centre` (Y-up world) at azimuth / elevation (radians)."""
+    return centre + distance * np.array([np.cos(elevation) * np.cos(azimuth), np.sin(elevation),
+                                         np.cos(elevation) * np.sin(azimuth)])
+
+
+def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """World->camera rotation (rows: camera x right, y down, z forward) for a Y-up world."""
+    z = target - eye
+    z /= np.linalg.norm(z)
+    x = np.cross(z, np.array([0.0, 1.0, 0.0]))  # right = forward x up  (y down in the image)
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    return np.stack([x, y, z])
+
+
+def to_pixels(cam: np.ndarray, f: float, c) -> tuple[np.ndarray, np.ndarray]:
+    """Camera-frame joints [T, 17, 3] -> (2D pixels [T, 17, 2], pixel-scaled 3D [T, 17, 3]: the 2D plus depth
+    relative to the pelvis, in pixels at the pelvis' distance)."""
+    Z = np.maximum(cam[..., 2:3], 0.3)
+    uv = f * cam[..., :2] / Z + np.asarray(c)
+    root_z = Z[:, :1]
+    depth = f * (cam[..., 2:3] - cam[:, :1, 2:3]) / root_z
+    return uv, np.concatenate([uv, depth], axis=-1)
+
+
+@dataclass
+class Camera:
+    """A real camera: world (Y up, metres) -> camera frame is (X - centre) @ R; focal f and centre c in pixels."""
+
+    R: np.ndarray
+    centre: np.ndarray
+    f: float
+    c: tuple[float, float]

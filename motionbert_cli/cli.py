@@ -44,8 +44,7 @@ class KeypointOrder(str, Enum):
     h36m = "h36m"
 
 
-KEYPOINT_ORDER_HELP = ("Joint order of --keypoints: auto (what the file says; else told from the points: COCO's "
-                       "first five are the face, H36M's span a leg), coco, halpe or h36m.")
+KEYPOINT_ORDER_HELP = "Joint order of --keypoints; auto: what the file says, else told from the points."
 
 
 class Precision(str, Enum):
@@ -110,9 +109,9 @@ def pose3d(
     keypoint_order: KeypointOrder = typer.Option(KeypointOrder.auto, "--keypoint-order", help=KEYPOINT_ORDER_HELP),
     person: str = typer.Option("auto", "--person", help="Track id to lift, 'auto' (longest/largest track) or 'all'."),
     device: Device = typer.Option(Device.auto, "--device", help="Where the networks run."),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help="bf16 lifts official models ~2x faster on GPUs and CPUs with native bf16 (AVX512-BF16, AMX), moving joints by ~1 mm; on other CPUs it is much slower (see README)."),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", help="bf16: ~2x faster on GPUs and CPUs with native bf16 (AVX512-BF16, AMX), much slower on others (README)."),
     flip: bool = typer.Option(True, "--flip/--no-flip", help="Flip test-time augmentation."),
-    fix_swaps: bool = typer.Option(True, "--fix-swaps/--no-fix-swaps", help="Undo the 2D detector's short left/right swaps (up to 0.5 s) before lifting."),
+    fix_swaps: bool = typer.Option(True, "--fix-swaps/--no-fix-swaps", help="Undo the detector's short left/right swaps (<= 0.5 s)."),
     pixel: bool = typer.Option(False, "--pixel", help="Normalise by the frame instead of the person's box and write 3D in pixel units."),
     render: bool = typer.Option(True, "--render/--no-render", help="Write overlay.mp4 and skeleton3d.mp4."),
     imgsz: int = typer.Option(640, "--imgsz", help="Detector input size in pixels."),

@@ -12,9 +12,11 @@ from typing import Iterator
 
 import numpy as np
 
+from .camera import Camera, look_at, orbit_eye, to_pixels
 from .errors import UserError
+from .lift import lift_sequence
 from .mocap import (H36M_OF_HUMANEVA, humaneva_intrinsics, humaneva_to_h36m, load_humaneva_cameras,
-                    quat_to_matrix)
+                    quat_to_matrix, read_npz)
 
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -131,7 +133,6 @@ def evaluate_videopose3d(model, data3d: str | Path, data2d: str | Path | None = 
     camera parameters (the HumanEva json files next to the data): the network's output is scaled to metres
     with the ground-truth root depth, as MotionBERT's own H36M evaluation does.
     """
-    from .lift import lift_sequence
 
     sums = defaultdict(lambda: defaultdict(float))
     for v in videopose3d_views(data3d, data2d, subjects=subjects, actions=actions, cameras=cameras):
@@ -175,7 +176,6 @@ def evaluate_h36m_frames(model, path: str | Path, flip: bool = True) -> dict:
 
     Each sample is lifted on its own (T = 1); MPJPE uses the ground-truth root depth and a focal length of
     1145 px (H36M's cameras are 1145-1150)."""
-    from .lift import lift_sequence
 
     d = np.load(path, allow_pickle=True)
     S, part = np.asarray(d["S"], np.float64)[..., :3], np.asarray(d["part"], np.float64)
@@ -195,9 +195,6 @@ def evaluate_h36m_frames(model, path: str | Path, flip: bool = True) -> dict:
 def evaluate_motion_npz(model, path: str | Path, flip: bool = True, n_views: int = 4) -> dict:
     """Our npz (joints3d [T, 17, 3] metres, Y up): seen by `n_views` fixed virtual cameras around the person
     (5 m away, 10 degrees up); 2D projected exactly, so this measures lifting alone."""
-    from .lift import lift_sequence
-    from .mocap import read_npz
-    from .synth import Camera, _look_at, to_pixels
 
     m = read_npz(path)
     j = m.joints.astype(np.float64)
@@ -205,8 +202,8 @@ def evaluate_motion_npz(model, path: str | Path, flip: bool = True, n_views: int
     rows = []
     for k in range(n_views):
         az, el = 2 * np.pi * k / n_views, np.deg2rad(10)
-        eye = centre + 5.0 * np.array([np.cos(el) * np.cos(az), np.sin(el), np.cos(el) * np.sin(az)])
-        cam = Camera(R=_look_at(eye, centre).T, centre=eye, f=1000.0, c=(500.0, 500.0))
+        eye = orbit_eye(centre, az, el, 5.0)
+        cam = Camera(R=look_at(eye, centre).T, centre=eye, f=1000.0, c=(500.0, 500.0))
         cam_j = (j - cam.centre) @ cam.R
         uv, _ = to_pixels(cam_j, cam.f, cam.c)
         kp = np.concatenate([uv, np.ones(uv.shape[:-1] + (1,))], -1)

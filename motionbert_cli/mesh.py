@@ -16,8 +16,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .camera import default_intrinsics, limb_lengths, root_trajectory, smoothing_frames
+from .checkpoint import load_model
 from .errors import UserError
+from .export import OutputDir
+from .fileio import write_json_atomic
+from .lift import lift_sequence
+from .pipeline import Stages, get_tracks, load_pose3d, prepare_person
+from .render import MeshRenderer, person_colour
 from .smpl import NUM_BETAS, NUM_SMPL_JOINTS
+from .tracks import select_tracks
+from .video import VideoWriter, probe, read_frames
 
 # SMPL joints swapped by a left-right mirror (pelvis, spine... map to themselves).
 _SMPL_FLIP = list(range(24))
@@ -75,14 +84,6 @@ class MeshOptions:
 
 
 def run_mesh(opts: MeshOptions, console) -> Path:
-    from .camera import default_intrinsics, limb_lengths, root_trajectory, smoothing_frames
-    from .checkpoint import load_model
-    from .detect import select_tracks
-    from .export import OutputDir
-    from .fileio import write_json_atomic
-    from .lift import lift_sequence
-    from .pipeline import Stages, get_tracks, load_pose3d, prepare_person
-    from .video import probe
 
     t_start = time.perf_counter()
     info = probe(opts.video)
@@ -183,8 +184,6 @@ def write_objs(outdir, verts: np.ndarray, faces: np.ndarray, ids: list[int]) -> 
 
 def render_mesh_video(path: Path, info, verts: np.ndarray, faces: np.ndarray, focal: float, centre, opacity: float,
                       stages) -> None:
-    from .render import MeshRenderer, person_colour
-    from .video import VideoWriter, read_frames
 
     renderer = MeshRenderer(faces, focal, centre, (info.width, info.height))
     colours = [person_colour(k) for k in range(verts.shape[0])]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .camera import Camera
 from .errors import UserError
 
 CMU_TO_METRES = 0.056444
@@ -225,12 +226,10 @@ def humaneva_intrinsics(table: dict | None, cam: int) -> tuple[float | None, tup
 
 
 def humaneva_cameras(folder: Path, subject: str) -> list | None:
-    """The subject's real cameras (synth.Camera, Y-up world) from the HumanEva json files beside the data."""
+    """The subject's real cameras (camera.Camera, Y-up world) from the HumanEva json files beside the data."""
     cams = load_humaneva_cameras(folder)
     if cams is None:
         return None
-    from .synth import Camera
-
     ext = cams["extrinsics"].get(subject.split("/")[-1])
     if not ext:
         return None

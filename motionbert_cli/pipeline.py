@@ -10,13 +10,24 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
-from .checkpoint import default_checkpoint
+from .camera import camera_joints, default_intrinsics, limbs_for_height, metric_scale, smoothing_frames
+from .checkpoint import default_checkpoint, load_model
+from .detect import PoseDetector, detect_video
 from .errors import UserError
+from .export import OutputDir, write_motion, write_trc
 from .fileio import write_json_atomic
-from .keypoints import crop_box, apply_crop, fill_gaps, pixel_denormalise, pixel_normalise, to_h36m
-from .lift import cpu_has_native_bf16
+from .keypoint_files import read_keypoints_file
+from .keypoints import apply_crop, crop_box, fill_gaps, pixel_denormalise, pixel_normalise, to_h36m
+from .lift import count_windows, cpu_has_native_bf16, lift_sequence
+from .render import SkeletonView, draw_legend, draw_skeleton_2d, person_colour
+from .tracks import fix_swaps, select_tracks, stitch_tracks
+from .video import VideoInfo, VideoWriter, probe, read_frames
 
 @dataclass
 class Pose3dOptions:
@@ -47,9 +58,6 @@ class Stages:
     """Rich progress bars with frames/s, one per stage, and wall time per stage for the summary."""
 
     def __init__(self, console):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
-
         self.progress = Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                                  console=console)
@@ -84,8 +92,6 @@ def get_tracks(video_info, keypoints: Path | None, detector: str | None, device:
                keypoint_order: str = "auto", fix_lr: bool = True):
     """Keypoint tracks for the video: from a keypoint file (COCO/Halpe/H36M order, see `read_keypoints_file`),
     or by detection and tracking (COCO-17); fragments stitched, short left/right swaps undone (fix_lr)."""
-    from .detect import PoseDetector, detect_video, fix_swaps, read_keypoints_file, stitch_tracks
-    from .video import read_frames
 
     if keypoints is not None:
         tracks = read_keypoints_file(keypoints, video_info.frames if video_info else None, keypoint_order)
@@ -119,7 +125,6 @@ def prepare_person(kpts: np.ndarray, frame_size: tuple[int, int], pixel: bool, l
 
 
 def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
-    from .checkpoint import load_model
 
     ckpt = checkpoint or default_checkpoint()
     model = load_model(ckpt, task="pose3d", num_heads=heads, device=device)
@@ -129,12 +134,6 @@ def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
 
 
 def run_pose3d(opts: Pose3dOptions, console) -> Path:
-    import torch
-
-    from .camera import camera_joints, default_intrinsics, limbs_for_height, metric_scale, smoothing_frames
-    from .export import OutputDir, write_motion, write_trc
-    from .lift import count_windows, lift_sequence
-    from .video import probe
 
     t_start = time.perf_counter()
     if opts.video is not None:
@@ -151,8 +150,6 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
     with OutputDir(out) as outdir, Stages(console) as stages:
         tracks = get_tracks(info, opts.keypoints, opts.detector, opts.device, opts.imgsz, stages, opts.keypoint_order,
                             opts.fix_swaps)
-        from .detect import select_tracks
-
         sel = select_tracks(tracks, opts.person, opts.min_frames)
         torch.set_num_threads(n_threads)
         T = tracks.num_frames
@@ -224,9 +221,6 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
 def keypoints_only_info(opts: Pose3dOptions):
     """A VideoInfo for a keypoint file lifted without its video: --fps (default 30), --size or the extent of
     the keypoints (the smallest frame that holds them); path None, so no video is read or written."""
-    from .detect import read_keypoints_file
-    from .video import VideoInfo
-
     if opts.keypoints is None:
         raise UserError("give a video, or --keypoints FILE to lift keypoints without one")
     tracks = read_keypoints_file(opts.keypoints, layout=opts.keypoint_order)
@@ -242,11 +236,6 @@ def keypoints_only_info(opts: Pose3dOptions):
 
 def render_pose3d_videos(outdir, info, kp2d: np.ndarray, joints: np.ndarray, ids: list[int], stages: Stages) -> None:
     """overlay.mp4 (2D skeletons over the video) and skeleton3d.mp4 (video | 3D view), one decode pass."""
-    import cv2
-
-    from .render import SkeletonView, draw_legend, draw_skeleton_2d, person_colour
-    from .video import VideoWriter, read_frames
-
     T = kp2d.shape[1]
     colours = [person_colour(k) for k in range(len(ids))]
     panel_h = min(info.height, 720)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .camera import Camera, look_at, orbit_eye, to_pixels
 from .keypoints import H36M_BONES, H36M_FLIP_PERM, apply_crop, crop_box
 from .mocap import Motion, PairedClip, to_detector_joints
 
@@ -75,36 +76,6 @@ def _scale_bones(j: np.ndarray, rng: np.random.Generator, amount: float) -> np.n
     return out
 
 
-def _look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """World->camera rotation (rows: camera x right, y down, z forward) for a Y-up world."""
-    z = target - eye
-    z /= np.linalg.norm(z)
-    x = np.cross(z, np.array([0.0, 1.0, 0.0]))  # right = forward x up  (y down in the image)
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    return np.stack([x, y, z])
-
-
-def to_pixels(cam: np.ndarray, f: float, c) -> tuple[np.ndarray, np.ndarray]:
-    """Camera-frame joints [T, 17, 3] -> (2D pixels [T, 17, 2], pixel-scaled 3D [T, 17, 3]: the 2D plus depth
-    relative to the pelvis, in pixels at the pelvis' distance)."""
-    Z = np.maximum(cam[..., 2:3], 0.3)
-    uv = f * cam[..., :2] / Z + np.asarray(c)
-    root_z = Z[:, :1]
-    depth = f * (cam[..., 2:3] - cam[:, :1, 2:3]) / root_z
-    return uv, np.concatenate([uv, depth], axis=-1)
-
-
-@dataclass
-class Camera:
-    """A real camera: world (Y up, metres) -> camera frame is (X - centre) @ R; focal f and centre c in pixels."""
-
-    R: np.ndarray
-    centre: np.ndarray
-    f: float
-    c: tuple[float, float]
-
-
 def project(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentConfig,
             image_size: float = 1000.0, camera: Camera | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Random (or the given) camera -> (2D pixels [T, 17, 2], pixel-scaled 3D [T, 17, 3])."""
@@ -115,8 +86,8 @@ def project(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentConf
     el = np.deg2rad(rng.uniform(*aug.elevation_deg))
     extent = np.ptp(joints_world[:, 0, [0, 2]], axis=0).max() if len(joints_world) > 1 else 0.0
     dist = rng.uniform(*aug.distance_m) + extent  # keep the whole path in front of the camera
-    eye = centre + dist * np.array([np.cos(el) * np.cos(az), np.sin(el), np.cos(el) * np.sin(az)])
-    R = _look_at(eye, centre + np.array([0, rng.uniform(-0.3, 0.3), 0]))
+    eye = orbit_eye(centre, az, el, dist)
+    R = look_at(eye, centre + np.array([0, rng.uniform(-0.3, 0.3), 0]))
     cam = (joints_world - eye) @ R.T
     f = image_size / 2 / np.tan(np.deg2rad(rng.uniform(*aug.fov_deg)) / 2)
     return to_pixels(cam, f, (image_size / 2, image_size / 2))

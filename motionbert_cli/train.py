@@ -19,8 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checkpoint import load_model, save_model
 from .errors import UserError
+from .evaluate import evaluate_videopose3d
 from .lift import cpu_has_native_bf16
+from .mocap import load_training_data
 from .model import DSTformer, DSTformerConfig, count_parameters
 from .synth import AugmentConfig, Sampler
 
@@ -145,9 +148,6 @@ def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str |
     val: optional {'data3d': ..., 'data2d': ..., 'subjects': [...], 'actions': [...]} evaluated each epoch;
     the best P-MPJPE picks `best.bin` (else the lowest training loss does).
     """
-    from .checkpoint import load_model, save_model
-    from .mocap import load_training_data
-
     rank, world, local_rank = _dist_info()
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -250,8 +250,6 @@ def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str |
         if rank == 0:
             model.eval()
             if val:
-                from .evaluate import evaluate_videopose3d
-
                 res = evaluate_videopose3d(model, **val)
                 record["val"] = res["overall"]
                 score = res["overall"]["p_mpjpe"]

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from motionbert_cli.detect import Tracks, read_keypoints_file, select_tracks, stitch_tracks
+from motionbert_cli.keypoint_files import read_keypoints_file
+from motionbert_cli.tracks import Tracks, select_tracks, stitch_tracks
 from motionbert_cli.errors import UserError
 from motionbert_cli.export import OutputDir, write_motion, write_trc
 from motionbert_cli.keypoints import coco_to_h36m, fix_lr_swaps, guess_layout, to_h36m
