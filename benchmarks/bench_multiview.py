@@ -2,7 +2,8 @@
 
 The pose2sim lab clips (`../shared/data/videos/pose2sim_single`, 4 synchronised views, Qualisys calibration) give
 a reference without mocap: our 2D detections from the four views are triangulated (robustly: views that disagree
-by more than 30 px or have left and right swapped are left out or corrected, as Pose2Sim does), and
+by more than 30 px or have left and right swapped are left out or corrected, as Pose2Sim does) and filtered in
+time (zero-phase Butterworth, 6 Hz, as Pose2Sim filters its markers), and
 each view's single-camera result from `motionbert pose3d` is compared with that reference in the view's own
 camera frame. On the two-person clip the tracks of the four views are first matched to people (`associate`).
   pose      P-MPJPE / N-MPJPE of the lifted body (shape; mm)
@@ -124,6 +125,23 @@ def triangulate(kps: list[np.ndarray], cams: list[tuple], min_conf: float = 0.3,
     return out
 
 
+def smooth_reference(X: np.ndarray, fps: float, cutoff_hz: float = 6.0) -> np.ndarray:
+    """Zero-phase 4th-order Butterworth low-pass (6 Hz, Pose2Sim's default for its triangulated markers) of
+    each joint over each run of frames where it was triangulated; runs too short to filter stay as they are.
+    Per-frame triangulation jitters by tens of mm (the detections' own noise); human motion is slower."""
+    from scipy.signal import butter, filtfilt
+
+    b, a = butter(4, cutoff_hz / (fps / 2))
+    out = X.copy()
+    ok = np.isfinite(X).all(-1)  # [T, 17]
+    for j in range(X.shape[1]):
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], ok[:, j].astype(int), [0]])))
+        for s, e in zip(edges[::2], edges[1::2]):
+            if e - s > 3 * max(len(a), len(b)):
+                out[s:e, j] = filtfilt(b, a, X[s:e, j], axis=0)
+    return out
+
+
 def to_camera(X: np.ndarray, cam) -> np.ndarray:
     _, _, R, pos = cam
     return (X - pos) @ R.T
@@ -227,6 +245,7 @@ def main():
         for pi, choice in enumerate(people):
             used = [(s, i) for s, i in zip(serials, choice) if i is not None]
             ref = triangulate([views[serials.index(s)][i] for s, i in used], [calib[s] for s, _ in used])
+            ref = smooth_reference(ref, res[used[0][0]]["fps"])
             ok = np.isfinite(ref[:, BODY]).all((-1, -2))
             body = np.nanmedian(limb_lengths(ref[ok]), axis=0)
             for s, i in used:
