@@ -13,7 +13,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +28,16 @@ from .model import DSTformer, DSTformerConfig, count_parameters
 from .synth import AugmentConfig, Sampler
 
 
+def cpu_lifter_config(**overrides) -> DSTformerConfig:
+    """The architecture `train pose3d` builds by default: the shipped CPU lifter's first stage (1.2M params)."""
+    return DSTformerConfig(**{"dim_feat": 96, "dim_rep": 192, "depth": 4, "num_heads": 8, "mlp_ratio": 2.0,
+                              "maxlen": 27, "residual_xy": True, **overrides})
+
+
 @dataclass
 class TrainConfig:
-    # model (ignored with --init, which brings its own architecture)
-    dim_feat: int = 96
-    dim_rep: int = 192
-    depth: int = 4
-    num_heads: int = 8
-    mlp_ratio: float = 2.0
-    maxlen: int = 27
-    residual_xy: bool = True
+    # the network to build (ignored with --init, which brings its own architecture; see grow)
+    model: DSTformerConfig = field(default_factory=cpu_lifter_config)
     # optimisation
     epochs: int = 10
     steps_per_epoch: int = 100
@@ -71,15 +71,27 @@ class TrainConfig:
             except json.JSONDecodeError as e:
                 raise UserError(f"{p} is not valid JSON: {e}") from None
         data.update({k: v for k, v in overrides.items() if v is not None})
-        known = {f.name for f in fields(cls)}
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        """From JSON-like data: TrainConfig fields, `augment` and `model` sub-dicts; DSTformerConfig fields may
+        also stand at the top level (the flat configs the shipped stages were trained with)."""
+        data = dict(data)
+        model_keys = {f.name for f in fields(DSTformerConfig)}
+        model = {**{k: data.pop(k) for k in list(data) if k in model_keys}, **(data.pop("model", None) or {})}
+        if set(model) - model_keys:
+            raise UserError(f"unknown model options {sorted(set(model) - model_keys)}; known: {sorted(model_keys)}")
+        known = {f.name for f in fields(cls)} - {"model"}
         unknown = set(data) - known
         if unknown:
-            raise UserError(f"unknown training options {sorted(unknown)}; known: {sorted(known)}")
+            raise UserError(f"unknown training options {sorted(unknown)}; known: {sorted(known | model_keys)}")
         aug = data.pop("augment", {}) or {}
         aug_known = {f.name for f in fields(AugmentConfig)}
         if set(aug) - aug_known:
             raise UserError(f"unknown augment options {sorted(set(aug) - aug_known)}; known: {sorted(aug_known)}")
-        return cls(**data, augment=AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}))
+        return cls(**data, model=cpu_lifter_config(**model),
+                   augment=AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}))
 
 
 def grow_model(model: DSTformer, maxlen: int | None = None, depth: int | None = None,
@@ -176,9 +188,7 @@ def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str |
                 raise UserError(f"grow: unknown keys {sorted(unknown)}; known: depth, maxlen, residual_xy")
             model = grow_model(model, **cfg.grow)
     else:
-        model = DSTformer(DSTformerConfig(dim_feat=cfg.dim_feat, dim_rep=cfg.dim_rep, depth=cfg.depth,
-                                          num_heads=num_heads or cfg.num_heads, mlp_ratio=cfg.mlp_ratio,
-                                          maxlen=cfg.maxlen, residual_xy=cfg.residual_xy))
+        model = DSTformer(replace(cfg.model, num_heads=num_heads or cfg.model.num_heads))
     model.task = "pose3d"
     model.to(dev).train()
     T = model.cfg.maxlen

@@ -6,14 +6,14 @@ import numpy as np
 from conftest import SHARED, need
 from motionbert_cli import load_model
 from motionbert_cli.evaluate import evaluate_videopose3d
-from motionbert_cli.train import TrainConfig, train_pose3d
+from motionbert_cli.train import TrainConfig, cpu_lifter_config, train_pose3d
 
 
 def test_train_tiny_model_and_evaluate(tmp_path):
     mocap = need(SHARED / "data/mocap")
     he = need(SHARED / "data/eval/humaneva/data_3d_humaneva15.npz")
-    cfg = TrainConfig(dim_feat=32, dim_rep=32, depth=1, num_heads=4, maxlen=27, epochs=3, steps_per_epoch=25,
-                      batch_size=8, lr=2e-3, warmup_steps=5, precision="fp32", seed=1)
+    cfg = TrainConfig(model=cpu_lifter_config(dim_feat=32, dim_rep=32, depth=1, num_heads=4), epochs=3,
+                      steps_per_epoch=25, batch_size=8, lr=2e-3, warmup_steps=5, precision="fp32", seed=1)
     logs = []
     best = train_pose3d([str(mocap), str(he)], tmp_path, cfg, device="cpu", log=logs.append)
     hist = [json.loads(l) for l in logs if l.startswith("{")]

@@ -1,0 +1,107 @@
+"""Fast checks of the training pieces: configs, grown warm starts, detector-like joints and 2D errors, pairs."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from motionbert_cli.errors import UserError
+from motionbert_cli.keypoints import H36M_FLIP_PERM
+from motionbert_cli.mocap import to_detector_joints
+from motionbert_cli.model import DSTformer
+from motionbert_cli.synth import AugmentConfig, detector_noise, make_pair
+from motionbert_cli.train import TrainConfig, cpu_lifter_config, grow_model
+
+CONFIGS = Path(__file__).resolve().parent.parent / "models" / "configs"
+
+
+def test_shipped_stage_configs_read_as_trained():
+    """The flat JSON the shipped stages were trained with still reads, model fields into cfg.model."""
+    s1 = TrainConfig.from_file(CONFIGS / "stage1_mocap.json")
+    assert (s1.model.dim_feat, s1.model.depth, s1.model.maxlen, s1.model.residual_xy) == (96, 4, 27, True)
+    assert (s1.epochs, s1.batch_size, s1.precision) == (12, 48, "bf16")
+    s6 = TrainConfig.from_file(CONFIGS / "stage6_bandai_w81.json", epochs=3)
+    assert s6.epochs == 3 and s6.grow == {"maxlen": 81, "depth": 6, "residual_xy": False}
+    assert s6.augment.detector_joints and s6.augment.drift_px > 0
+    assert TrainConfig.from_dict({"model": {"maxlen": 9}}).model.maxlen == 9
+
+
+def test_config_errors_name_the_problem(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"epochz": 3}))
+    with pytest.raises(UserError, match="epochz"):
+        TrainConfig.from_file(bad)
+    bad.write_text(json.dumps({"augment": {"noise": 1}}))
+    with pytest.raises(UserError, match="augment"):
+        TrainConfig.from_file(bad)
+    bad.write_text("{not json")
+    with pytest.raises(UserError, match="not valid JSON"):
+        TrainConfig.from_file(bad)
+    with pytest.raises(UserError, match="not found"):
+        TrainConfig.from_file(tmp_path / "missing.json")
+
+
+def test_grown_model_starts_where_the_small_one_was():
+    torch.manual_seed(0)
+    small = DSTformer(cpu_lifter_config(dim_feat=32, dim_rep=32, depth=2, num_heads=4, maxlen=9)).eval()
+    x = torch.randn(2, 9, 17, 3)
+    deeper = grow_model(small, depth=4).eval()
+    assert deeper.cfg.depth == 4
+    torch.testing.assert_close(deeper(x), small(x), rtol=0, atol=0)  # new layers begin as identities
+    longer = grow_model(small, maxlen=27, residual_xy=False)
+    assert longer.temp_embed.shape[1] == 27 and not longer.cfg.residual_xy
+    torch.testing.assert_close(longer.temp_embed[:, 0], small.temp_embed[:, 0])  # ends kept, middle resampled
+    torch.testing.assert_close(longer.temp_embed[:, -1], small.temp_embed[:, -1])
+    with pytest.raises(UserError, match="shrink"):
+        grow_model(small, maxlen=5)
+
+
+def test_detector_joint_definitions():
+    rng = np.random.default_rng(0)
+    j = rng.normal(size=(5, 17, 3)).astype(np.float32)
+    d = to_detector_joints(j)
+    np.testing.assert_allclose(d[:, 0], (j[:, 1] + j[:, 4]) / 2, atol=1e-6)   # pelvis = mid hips
+    np.testing.assert_allclose(d[:, 8], (j[:, 11] + j[:, 14]) / 2, atol=1e-6)  # thorax = mid shoulders
+    np.testing.assert_allclose(d[:, 7], (d[:, 0] + d[:, 8]) / 2, atol=1e-6)
+    np.testing.assert_array_equal(to_detector_joints(d), d)  # already detector-like: unchanged
+    keep = [1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]
+    np.testing.assert_array_equal(d[:, keep], j[:, keep])
+
+
+def test_detector_noise_matches_what_it_was_measured_at():
+    """Median error ~2% of the person's size, a heavy tail, slow drift, and short left/right swaps."""
+    aug = AugmentConfig(drift_px=0.015, burst_p=0.006, swap_p=0.003)
+    rng = np.random.default_rng(1)
+    t = np.linspace(0, 2 * np.pi, 81)
+    uv = np.zeros((81, 17, 2))
+    uv[..., 0] = 500 + 100 * np.sin(t)[:, None] + np.linspace(-100, 100, 17)  # joints spread across 200 px
+    uv[..., 1] = 300 + np.linspace(0, 400, 17)                                 # a 400 px tall person
+    errs, lag1, swapped = [], [], 0
+    for _ in range(200):
+        noisy, conf = detector_noise(uv, rng, aug)
+        e = noisy - uv
+        errs.append(np.linalg.norm(e, axis=-1) / 400)
+        body = e[:, [0, 1, 4], 0]  # pelvis and hips drift
+        lag1.append(np.corrcoef(body[:-1].ravel(), body[1:].ravel())[0, 1])
+        # the right hip labelled where the left one is (the two are 84 px apart here)
+        swapped += (np.linalg.norm(noisy[:, 1] - uv[:, 4], axis=-1) < np.linalg.norm(noisy[:, 1] - uv[:, 1], axis=-1)).sum()
+        assert conf.shape == (81, 17, 1) and (conf > 0).all() and (conf <= 1).all()
+    errs = np.concatenate(errs)
+    assert 0.012 < np.median(errs) < 0.03 and (errs > 0.05).mean() > 0.02
+    assert np.median(lag1) > 0.6 and 0 < swapped < 0.05 * 200 * 81
+    off = detector_noise(uv, np.random.default_rng(2), AugmentConfig())  # the old model: jitter only
+    assert np.median(np.linalg.norm(off[0] - uv, axis=-1) / 400) < 0.01
+
+
+def test_training_pairs_have_the_inference_layout():
+    rng = np.random.default_rng(3)
+    walk = np.zeros((40, 17, 3))
+    walk[:, :, 1] = np.linspace(1.7, 0.0, 17)  # a standing figure, Y up
+    walk[:, :, 0] = np.where(np.isin(np.arange(17), H36M_FLIP_PERM[:7]), 0.1, -0.1)
+    walk[:, :, 2] = np.linspace(0, 2, 40)[:, None]
+    aug = AugmentConfig(drift_px=0.015, burst_p=0.006, swap_p=0.003, mask_joint_p=0.0, mask_frame_p=0.0)
+    x, y = make_pair(walk, rng, aug)
+    assert x.shape == y.shape == (40, 17, 3) and x.dtype == y.dtype == np.float32
+    assert np.abs(x[..., :2]).max() <= 1.0 and (x[..., 2] > 0).all()  # normalised 2D + confidence
+    assert np.abs(x[..., :2] - y[..., :2]).mean() < 0.1  # the noisy 2D sits on the target's x, y
