@@ -200,3 +200,50 @@ def build_gallery(folder: Path, model, detector, device: str, imgsz: int, stages
             np.savez(tmp, key=key, labels=np.asarray(labels), files=np.asarray(files), embeddings=E)
     return labels, files, E
 
+
+# ------------------------------------------------------------------------------------------------ results
+
+@dataclass
+class Match:
+    """One gallery action: its best similarity to the query and the example that gave it."""
+
+    action: str
+    similarity: float
+    example: str
+
+
+@dataclass
+class Label:
+    """One class score; start_s / end_s mark the window it scores (None: the whole clip)."""
+
+    index: int
+    label: str
+    score: float
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+def match_gallery(model, ck: ClipKeypoints, names: list[str], files: list[str], E: np.ndarray, device: str,
+                  top_k: int) -> list[Match]:
+    """Rank the gallery's actions by the best cosine similarity of any of their examples to the clip."""
+    T = min(243, model.cfg.maxlen)
+    q = embed(model, prepare_ntu(ck.kpts, ck.frame_size, T, ck.layout)[None], device)[0]
+    best: dict[str, Match] = {}
+    for n, f, s in zip(names, files, E @ q):
+        if n not in best or s > best[n].similarity:
+            best[n] = Match(n, float(s), f)
+    return sorted(best.values(), key=lambda m: -m.similarity)[:top_k]
+
+
+def classify_clip(model, ck: ClipKeypoints, names: list[str], device: str, top_k: int,
+                  window_s: float | None = None) -> tuple[list[Label], list[Label]]:
+    """(top-k labels of the whole clip, the best label of each successive `window_s` window or [])."""
+    scores = classify(model, prepare_ntu(ck.kpts, ck.frame_size, layout=ck.layout)[None], device)[0]
+    top = [Label(int(i), names[i], float(scores[i])) for i in np.argsort(scores)[::-1][:top_k]]
+    timeline = []
+    for s, e, people in (window_clips(ck, window_s) if window_s else []):
+        sc = classify(model, prepare_ntu(people, ck.frame_size, layout=ck.layout)[None], device)[0]
+        i = int(np.argmax(sc))
+        timeline.append(Label(i, names[i], float(sc[i]), s, e))
+    return top, timeline
+

@@ -169,8 +169,8 @@ def action(
 ):
     """Recognise the action in CLIP (NTU RGB+D classes), or match it against your own examples (--gallery)."""
     import time
+    from dataclasses import asdict
 
-    import numpy as np
     from rich.console import Console
     from rich.table import Table
 
@@ -205,44 +205,33 @@ def action(
             names, files, E = act.build_gallery(gallery, model, detector, dev, imgsz, stages, use_cache=True,
                                                 write_cache=build_index)
             _threads()
-            T = min(243, model.cfg.maxlen)
-            q = act.embed(model, act.prepare_ntu(ck.kpts, ck.frame_size, T, ck.layout)[None], dev)[0]
-            sims = E @ q
-            best: dict[str, tuple[float, str]] = {}
-            for n, f, s in zip(names, files, sims):
-                if n not in best or s > best[n][0]:
-                    best[n] = (float(s), f)
-            ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:top_k]
+            ranked = act.match_gallery(model, ck, names, files, E, dev, top_k)
             table = Table(title=f"{clip.name}: one-shot match against {gallery}")
             for c in ("rank", "action", "similarity", "closest example"):
                 table.add_column(c, justify="right" if c in ("rank", "similarity") else "left")
-            for r, (n, (s, f)) in enumerate(ranked, 1):
-                table.add_row(str(r), n, f"{s:.3f}", f)
+            for r, m in enumerate(ranked, 1):
+                table.add_row(str(r), m.action, f"{m.similarity:.3f}", m.example)
             result["gallery"] = str(gallery)
-            result["matches"] = [{"action": n, "similarity": s, "example": f} for n, (s, f) in ranked]
-            result["prediction"] = ranked[0][0]
+            result["matches"] = [asdict(m) for m in ranked]
+            result["prediction"] = ranked[0].action
         else:
             cls = act.class_names(model.head_cfg.num_classes, labels)
-            scores = act.classify(model, act.prepare_ntu(ck.kpts, ck.frame_size, layout=ck.layout)[None], dev)[0]
-            top = np.argsort(scores)[::-1][:top_k]
+            top, windows = act.classify_clip(model, ck, cls, dev, top_k, window)
             table = Table(title=f"{clip.name}: top-{top_k} of {len(cls)} classes")
             for c in ("rank", "class", "score"):
                 table.add_column(c, justify="left" if c == "class" else "right")
-            for r, i in enumerate(top, 1):
-                table.add_row(str(r), f"A{i + 1:03d} {cls[i]}", f"{scores[i]:.3f}")
-            result["top_k"] = [{"index": int(i), "label": cls[i], "score": float(scores[i])} for i in top]
-            result["prediction"] = cls[int(top[0])]
+            for r, lab in enumerate(top, 1):
+                table.add_row(str(r), f"A{lab.index + 1:03d} {lab.label}", f"{lab.score:.3f}")
+            result["top_k"] = [{"index": lab.index, "label": lab.label, "score": lab.score} for lab in top]
+            result["prediction"] = top[0].label
             if window:
                 timeline = Table(title=f"timeline ({window:g} s windows)")
                 for c in ("start s", "end s", "class", "score"):
                     timeline.add_column(c, justify="left" if c == "class" else "right")
-                result["windows"] = []
-                for s, e, people in act.window_clips(ck, window):
-                    sc = act.classify(model, act.prepare_ntu(people, ck.frame_size, layout=ck.layout)[None], dev)[0]
-                    i = int(np.argmax(sc))
-                    timeline.add_row(f"{s:.1f}", f"{e:.1f}", cls[i], f"{sc[i]:.3f}")
-                    result["windows"].append({"start_s": s, "end_s": e, "index": i, "label": cls[i],
-                                              "score": float(sc[i])})
+                for lab in windows:
+                    timeline.add_row(f"{lab.start_s:.1f}", f"{lab.end_s:.1f}", lab.label, f"{lab.score:.3f}")
+                result["windows"] = [{"start_s": lab.start_s, "end_s": lab.end_s, "index": lab.index,
+                                      "label": lab.label, "score": lab.score} for lab in windows]
     out.print(table)
     if gallery is None and window:
         out.print(timeline)
