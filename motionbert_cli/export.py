@@ -17,6 +17,7 @@ import numpy as np
 from .errors import UserError
 from .fileio import json_value
 from .keypoints import H36M_JOINTS
+from .results import Motion3D
 
 
 class OutputDir:
@@ -120,3 +121,17 @@ def write_trc(path: Path, joints_cam: np.ndarray, fps: float) -> None:
         vals = "\t".join(f"{v:.5f}" if np.isfinite(v) else "" for v in row)
         lines.append(f"{t}\t{t / fps:.5f}\t{vals}")
     path.write_text("\n".join(lines) + "\n")
+
+
+def write_pose3d(outdir: OutputDir, m: Motion3D) -> None:
+    """pose3d's files: motion.npz, motion.json, person_<id>.csv and (in metres) person_<id>.trc."""
+    extra = {"joints3d_pixels": m.joints3d_pixels, "metric_scale": m.metric_scale, "checkpoint": m.checkpoint,
+             "lr_swaps_fixed": m.lr_swaps_fixed}
+    if not m.pixel:
+        extra.update(joints3d_camera=m.joints3d_camera, focal_length=np.float32(m.focal_length))
+    write_motion(outdir, joints3d=m.joints3d, keypoints2d=m.keypoints2d, track_ids=m.track_ids, fps=m.fps,
+                 frame_size=m.frame_size, units=m.units, extra=extra)
+    if not m.pixel:  # markers for OpenSim / Pose2Sim, placed in the scene
+        for p, tid in enumerate(m.track_ids):
+            write_trc(outdir.path(f"person_{tid}.trc"), m.joints3d_camera[p], m.fps)
+

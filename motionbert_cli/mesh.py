@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +80,6 @@ class MeshOptions:
     imgsz: int = 640
     min_frames: int = 10
     opacity: float = 0.65
-    timing: dict = field(default_factory=dict)
 
 
 def run_mesh(opts: MeshOptions, console) -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -20,13 +20,14 @@ from .camera import camera_joints, default_intrinsics, limbs_for_height, metric_
 from .checkpoint import default_checkpoint, load_model
 from .detect import PoseDetector, detect_video
 from .errors import UserError
-from .export import OutputDir, write_motion, write_trc
+from .export import OutputDir, write_pose3d
 from .fileio import write_json_atomic
 from .keypoint_files import read_keypoints_file
 from .keypoints import apply_crop, crop_box, fill_gaps, pixel_denormalise, pixel_normalise, to_h36m
 from .lift import count_windows, cpu_has_native_bf16, lift_sequence
 from .render import SkeletonView, draw_legend, draw_skeleton_2d, person_colour
-from .tracks import fix_swaps, select_tracks, stitch_tracks
+from .results import Motion3D
+from .tracks import Tracks, fix_swaps, select_tracks, stitch_tracks
 from .video import VideoInfo, VideoWriter, probe, read_frames
 
 @dataclass
@@ -51,7 +52,6 @@ class Pose3dOptions:
     height: float | None = None  # the people's standing height in metres, when known
     fps: float | None = None     # keypoints without a video: their frame rate (default 30)
     frame_size: tuple[int, int] | None = None  # ...and the image size (default: the keypoints' extent)
-    timing: dict = field(default_factory=dict)
 
 
 class Stages:
@@ -133,8 +133,49 @@ def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
     return model
 
 
-def run_pose3d(opts: Pose3dOptions, console) -> Path:
+def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Pose3dOptions,
+                progress=None) -> Motion3D:
+    """Lift the selected tracks to 3D and place them in the camera. Computes, writes nothing.
 
+    Each person is lifted in pixels (per-window box normalisation; or the frame's, with opts.pixel, as the
+    official demo's --pixel mode) and, in metres, scaled by their limb lengths (metric_scale) and placed in the
+    camera (camera.camera_joints). progress(n) is called as windows finish."""
+    T, P = tracks.num_frames, len(sel)
+    joints, pix, cam = (np.full((P, T, 17, 3), np.nan, np.float32) for _ in range(3))
+    kp2d = np.zeros((P, T, 17, 3), np.float32)
+    scales = np.ones(P, np.float32)
+    focal, centre = default_intrinsics(info.size, opts.focal)
+    limbs = limbs_for_height(opts.height)
+    batch = max(1, 1024 // model.cfg.maxlen)
+    for p, i in enumerate(sel):
+        s, e = tracks.span(i)
+        if e - s < 2:
+            raise UserError(f"track {tracks.ids[i]} is visible in only {e - s} frame: lifting needs at least "
+                            f"2 frames (is the clip a single image?)")
+        h36, x, _ = prepare_person(tracks.kpts[i][s:e], info.size, opts.pixel, tracks.layout)
+        if opts.pixel:  # the official --pixel mode: the frame, not the person, sets the scale
+            y = pixel_denormalise(lift_sequence(model, x, flip=opts.flip, precision=opts.precision,
+                                                batch_size=batch, progress=progress), info.size)
+        else:
+            y = lift_sequence(model, h36, flip=opts.flip, precision=opts.precision, pixels=True,
+                              batch_size=batch, progress=progress)
+        y[h36[..., 2].max(-1) <= 0] = np.nan
+        kp2d[p, s:e], pix[p, s:e] = h36, y
+        if opts.pixel:
+            joints[p, s:e] = y
+        else:
+            scales[p] = metric_scale(y, limbs)
+            joints[p, s:e] = (y - np.nanmedian(y[:, 0], axis=0)) * scales[p]
+            cam[p, s:e] = camera_joints(y, focal, centre, limbs, smooth_frames=smoothing_frames(info.fps))
+    swaps = [tracks.swaps_fixed[i] if tracks.swaps_fixed else 0 for i in sel]
+    return Motion3D(track_ids=[tracks.ids[i] for i in sel], fps=info.fps, frame_size=info.size, keypoints2d=kp2d,
+                    joints3d=joints, joints3d_pixels=pix, metric_scale=scales,
+                    lr_swaps_fixed=np.asarray(swaps, np.int64), checkpoint=str(model.source), pixel=opts.pixel,
+                    joints3d_camera=None if opts.pixel else cam, focal_length=None if opts.pixel else float(focal))
+
+
+def run_pose3d(opts: Pose3dOptions, console) -> Path:
+    """`motionbert pose3d`: find the people, lift them, write the files and videos into the output folder."""
     t_start = time.perf_counter()
     if opts.video is not None:
         info = probe(opts.video)
@@ -146,74 +187,28 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
     if opts.precision == "bf16" and opts.device == "cpu" and not cpu_has_native_bf16():
         console.print("note: this CPU has no native bf16 (AVX512-BF16/AMX): --precision bf16 runs several times "
                       "slower than fp32 here")
-    n_threads = os.cpu_count() or 1
     with OutputDir(out) as outdir, Stages(console) as stages:
         tracks = get_tracks(info, opts.keypoints, opts.detector, opts.device, opts.imgsz, stages, opts.keypoint_order,
                             opts.fix_swaps)
         sel = select_tracks(tracks, opts.person, opts.min_frames)
-        torch.set_num_threads(n_threads)
-        T = tracks.num_frames
-        P = len(sel)
-        joints = np.full((P, T, 17, 3), np.nan, np.float32)
-        pix = np.full((P, T, 17, 3), np.nan, np.float32)
-        cam = np.full((P, T, 17, 3), np.nan, np.float32)
-        focal, centre = default_intrinsics(info.size, opts.focal)
-        limbs = limbs_for_height(opts.height)
-        kp2d = np.zeros((P, T, 17, 3), np.float32)
-        scales = np.ones(P, np.float32)
-        segs = [tracks.span(i) for i in sel]
-        window = model.cfg.maxlen
-        advance, finish = stages.stage("lift", sum(count_windows(e - s, window) for s, e in segs), "windows")
-        for p, (i, (s, e)) in enumerate(zip(sel, segs)):
-            if e - s < 2:
-                raise UserError(f"track {tracks.ids[i]} is visible in only {e - s} frame: lifting needs at least "
-                                f"2 frames (is the clip a single image?)")
-            h36, x, _ = prepare_person(tracks.kpts[i][s:e], info.size, opts.pixel, tracks.layout)
-            if opts.pixel:  # the official --pixel mode: the frame, not the person, sets the scale
-                y = pixel_denormalise(lift_sequence(model, x, flip=opts.flip, precision=opts.precision,
-                                                    batch_size=max(1, 1024 // window), progress=advance), info.size)
-            else:
-                y = lift_sequence(model, h36, flip=opts.flip, precision=opts.precision, pixels=True,
-                                  batch_size=max(1, 1024 // window), progress=advance)
-            present = h36[..., 2].max(-1) > 0
-            y[~present] = np.nan
-            kp2d[p, s:e] = h36
-            pix[p, s:e] = y
-            if opts.pixel:
-                joints[p, s:e] = y
-            else:
-                scales[p] = metric_scale(y, limbs)
-                joints[p, s:e] = (y - np.nanmedian(y[:, 0], axis=0)) * scales[p]
-                # The person placed in the camera (depth from limb lengths in pixels; camera.py).
-                cam[p, s:e] = camera_joints(y, focal, centre, limbs, smooth_frames=smoothing_frames(info.fps))
+        torch.set_num_threads(os.cpu_count() or 1)
+        n_windows = sum(count_windows(e - s, model.cfg.maxlen) for s, e in (tracks.span(i) for i in sel))
+        advance, finish = stages.stage("lift", n_windows, "windows")
+        motion = lift_people(model, tracks, sel, info, opts, advance)
         finish()
-        units = "pixels (x right, y down, z depth; camera frame)" if opts.pixel else \
-            "metres (x right, y down, z away from the camera, origin at the person's median pelvis position; " \
-            "scale from average adult limb lengths, or --height); joints3d_camera: metres in the camera frame (x right, y down, " \
-            "z forward), the person placed by their limb lengths in pixels for a camera of focal_length pixels"
-        ids = [tracks.ids[i] for i in sel]
         t0 = time.perf_counter()
-        swaps = [tracks.swaps_fixed[i] if tracks.swaps_fixed else 0 for i in sel]
-        extra = {"joints3d_pixels": pix, "metric_scale": scales, "checkpoint": str(model.source),
-                 "lr_swaps_fixed": np.asarray(swaps, np.int64)}
-        if not opts.pixel:
-            extra.update(joints3d_camera=cam, focal_length=np.float32(focal))
-        write_motion(outdir, joints3d=joints, keypoints2d=kp2d, track_ids=ids, fps=info.fps, frame_size=info.size,
-                     units=units, extra=extra)
-        if not opts.pixel:  # markers for OpenSim / Pose2Sim, placed in the scene
-            for p, tid in enumerate(ids):
-                write_trc(outdir.path(f"person_{tid}.trc"), cam[p], info.fps)
+        write_pose3d(outdir, motion)
         stages.timing["write"] = time.perf_counter() - t0
         if opts.render and info.path is not None:
-            # the 3D view shows people where they are in the scene (metric mode), not each at its own origin
-            render_pose3d_videos(outdir, info, kp2d, joints if opts.pixel else cam, ids, stages)
+            render_pose3d_videos(outdir, info, motion, stages)
         stages.timing["total"] = time.perf_counter() - t_start
-        opts.timing.update(stages.timing)
-        write_json_atomic(outdir.path("timing_pose3d.json"), {**stages.timing, "frames": T, "people": P})
+        write_json_atomic(outdir.path("timing_pose3d.json"),
+                          {**stages.timing, "frames": motion.num_frames, "people": len(sel)})
+    ids, swaps, P = motion.track_ids, motion.lr_swaps_fixed.tolist(), len(sel)
     if opts.fix_swaps:
         console.print(f"left/right swaps of the 2D detector undone: {sum(swaps)}"
                       + (f" ({', '.join(f'#{i}: {n}' for i, n in zip(ids, swaps))})" if P > 1 else ""))
-    console.print(f"[green]wrote[/] {out} ({P} {'person' if P == 1 else 'people'}, {T} frames): "
+    console.print(f"[green]wrote[/] {out} ({P} {'person' if P == 1 else 'people'}, {motion.num_frames} frames): "
                   + ", ".join(f"{k} {v:.1f}s" for k, v in stages.timing.items()))
     return Path(out)
 
@@ -234,8 +229,11 @@ def keypoints_only_info(opts: Pose3dOptions):
     return VideoInfo(None, float(opts.fps or 30.0), int(w), int(h), tracks.num_frames)
 
 
-def render_pose3d_videos(outdir, info, kp2d: np.ndarray, joints: np.ndarray, ids: list[int], stages: Stages) -> None:
-    """overlay.mp4 (2D skeletons over the video) and skeleton3d.mp4 (video | 3D view), one decode pass."""
+def render_pose3d_videos(outdir, info: VideoInfo, motion: Motion3D, stages: Stages) -> None:
+    """overlay.mp4 (2D skeletons over the video) and skeleton3d.mp4 (video | 3D view), one decode pass. The 3D
+    view shows people where they are in the scene (joints3d_camera), or the pixel-unit joints with --pixel."""
+    kp2d, ids = motion.keypoints2d, motion.track_ids
+    joints = motion.joints3d if motion.pixel else motion.joints3d_camera
     T = kp2d.shape[1]
     colours = [person_colour(k) for k in range(len(ids))]
     panel_h = min(info.height, 720)

@@ -1,0 +1,50 @@
+"""pose3d's compute step on its own: tracks in, a Motion3D out, nothing written; then the writers take it."""
+import json
+
+import numpy as np
+
+from motionbert_cli.checkpoint import load_model
+from motionbert_cli.export import OutputDir, write_pose3d
+from motionbert_cli.pipeline import Pose3dOptions, lift_people
+from motionbert_cli.tracks import Tracks
+from motionbert_cli.video import VideoInfo
+from test_inputs import walker
+
+
+def two_people(T=60):
+    tracks = Tracks(T)
+    for tid, x0, (s, e) in ((4, 0, (0, T)), (9, 400, (10, 50))):
+        k = np.zeros((T, 17, 3), np.float32)
+        k[s:e] = walker(T)[s:e] + [x0, 0, 0]
+        tracks.ids.append(tid), tracks.kpts.append(k), tracks.boxes.append(np.full((T, 4), np.nan, np.float32))
+    return tracks
+
+
+def test_lift_people_computes_without_writing(tmp_path):
+    model = load_model()  # the shipped lifter
+    tracks = two_people()
+    info = VideoInfo(None, 30.0, 1280, 720, 60)
+    calls = []
+    m = lift_people(model, tracks, [0, 1], info, Pose3dOptions(video=None), progress=calls.append)
+    assert not list(tmp_path.iterdir()) and sum(calls) > 0
+    assert m.track_ids == [4, 9] and m.joints3d.shape == m.joints3d_camera.shape == (2, 60, 17, 3)
+    seen = np.isfinite(m.joints3d).all((-1, -2))
+    assert seen[0].all() and seen[1, 10:50].all() and not seen[1, :10].any() and not seen[1, 50:].any()
+    assert (m.keypoints2d[1, :10] == 0).all()
+    # metres: a standing person's thigh near the adult 0.45 m; placed in front of the camera
+    thigh = np.linalg.norm(m.joints3d[0, :, 1] - m.joints3d[0, :, 2], axis=-1)
+    assert 0.3 < np.median(thigh) < 0.6 and (m.joints3d_camera[0, :, 0, 2] > 0).all()
+    assert "metres" in m.units and m.focal_length == 1280
+    # --pixel: the same people in the official demo's pixel units, no camera placement
+    mp = lift_people(model, tracks, [0], info, Pose3dOptions(video=None, pixel=True))
+    assert mp.joints3d_camera is None and mp.units.startswith("pixels")
+    np.testing.assert_allclose(np.nanmedian(mp.joints3d[0, :, 0, :2], 0), np.nanmedian(m.keypoints2d[0, :, 0, :2], 0),
+                               atol=30)
+    # the writers take the result as it is
+    with OutputDir(tmp_path / "out") as out:
+        write_pose3d(out, m)
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["motion.json", "motion.npz", "person_4.csv", "person_4.trc", "person_9.csv", "person_9.trc"]
+    d = np.load(tmp_path / "out/motion.npz")
+    np.testing.assert_array_equal(d["joints3d_camera"], m.joints3d_camera)
+    assert json.loads((tmp_path / "out/motion.json").read_text())["track_ids"] == [4, 9]
