@@ -30,7 +30,7 @@ from rich.console import Console
 
 from motionbert_cli.camera import limb_lengths, root_trajectory, smoothing_frames
 from motionbert_cli.evaluate import n_mpjpe, p_mpjpe
-from motionbert_cli.pipeline import Pose3dOptions, run_pose3d
+from motionbert_cli.pipeline import PeopleOptions, Pose3dOptions, run_pose3d
 
 ROOT = Path(__file__).resolve().parent.parent
 # Scored joints: all but nose and head top, which come from face keypoints that views from behind lack.
@@ -214,8 +214,8 @@ def lift_views(folder: Path, serials: list[str], checkpoint: str | None, console
     with tempfile.TemporaryDirectory() as tmp:
         for s in serials:
             out = Path(tmp) / s
-            run_pose3d(Pose3dOptions(video=folder / f"{s}.mp4", out=out, render=False, person="all",
-                                     checkpoint=Path(checkpoint) if checkpoint else None), console)
+            run_pose3d(Pose3dOptions(video=folder / f"{s}.mp4", people=PeopleOptions(person="all"), out=out,
+                                     render=False, checkpoint=Path(checkpoint) if checkpoint else None), console)
             d = np.load(out / "motion.npz")
             res[s] = {k: d[k].astype(np.float64) for k in ("keypoints2d", "joints3d_pixels", "joints3d_camera")}
             res[s]["size"], res[s]["fps"] = tuple(int(v) for v in d["frame_size"]), float(d["fps"])

