@@ -17,7 +17,7 @@ import numpy as np
 from .errors import UserError
 from .fileio import json_value
 from .keypoints import H36M_JOINTS
-from .results import Motion3D
+from .results import MESH_UNITS, MeshResult, Motion3D
 
 
 class OutputDir:
@@ -134,4 +134,32 @@ def write_pose3d(outdir: OutputDir, m: Motion3D) -> None:
     if not m.pixel:  # markers for OpenSim / Pose2Sim, placed in the scene
         for p, tid in enumerate(m.track_ids):
             write_trc(outdir.path(f"person_{tid}.trc"), m.joints3d_camera[p], m.fps)
+
+
+def write_mesh(outdir: OutputDir, r: MeshResult, save_verts: bool = False, save_obj: bool = False) -> None:
+    """mesh.npz (poses, betas, transl, pelvis, joints3d, faces, ...; verts with save_verts) and, with
+    save_obj, one OBJ per person and frame in obj/."""
+    arrays = {"poses": r.poses, "betas": r.betas, "transl": r.transl, "pelvis": r.pelvis, "joints3d": r.joints3d,
+              "track_ids": np.asarray(r.track_ids), "fps": np.float32(r.fps), "frame_size": np.asarray(r.frame_size),
+              "focal_length": np.float32(r.focal_length), "faces": r.faces, "units": np.asarray(MESH_UNITS)}
+    if save_verts:
+        arrays["verts"] = r.verts
+    np.savez_compressed(outdir.path("mesh.npz"), **arrays)
+    if save_obj:
+        write_objs(outdir, r.verts, r.faces, r.track_ids)
+
+
+def write_objs(outdir: OutputDir, verts: np.ndarray, faces: np.ndarray, ids: list[int]) -> None:
+    """One OBJ per person and frame in obj/ (Blender: File > Import > Wavefront, or as a sequence)."""
+    d = outdir.path("obj")
+    d.mkdir(exist_ok=True)
+    face_lines = "".join(f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in faces)
+    for p, tid in enumerate(ids):
+        for t in range(verts.shape[1]):
+            v = verts[p, t]
+            if not np.isfinite(v).all():
+                continue
+            with open(d / f"person_{tid}_{t:06d}.obj", "w") as f:
+                f.write("".join(f"v {x:.5f} {y:.5f} {z:.5f}\n" for x, y, z in v))
+                f.write(face_lines)
 

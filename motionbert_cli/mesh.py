@@ -18,12 +18,14 @@ import torch
 from .camera import default_intrinsics, limb_lengths, root_trajectory, smoothing_frames
 from .checkpoint import load_model
 from .errors import UserError
-from .export import OutputDir
+from .export import OutputDir, write_mesh
 from .fileio import write_json_atomic
 from .lift import lift_sequence
 from .pipeline import PeopleOptions, Stages, find_people, load_pose3d, prepare_person
 from .render import MeshRenderer, person_colour
+from .results import MeshResult
 from .smpl import NUM_BETAS, NUM_SMPL_JOINTS
+from .tracks import Tracks
 from .video import VideoWriter, probe, read_frames
 
 # SMPL joints swapped by a left-right mirror (pelvis, spine... map to themselves).
@@ -87,94 +89,78 @@ def run_mesh(opts: MeshOptions, console) -> Path:
     focal, centre = default_intrinsics(info.size, opts.focal)
     with OutputDir(out) as outdir, Stages(console) as stages:
         tracks, sel = find_people(info, opts.people, stages)
-        T, P = tracks.num_frames, len(sel)
-        poses = np.full((P, T, 72), np.nan, np.float32)
-        betas = np.full((P, T, 10), np.nan, np.float32)
-        pelvis = np.full((P, T, 3), np.nan, np.float32)
-        joints = np.full((P, T, 17, 3), np.nan, np.float32)
-        verts = np.full((P, T, 6890, 3), np.nan, np.float32) if (opts.save_verts or opts.save_obj or opts.render) else None
         advance, finish = stages.stage("mesh", sum(e - s for s, e in (tracks.span(i) for i in sel)))
-        fn = _params_fn(model)
-        for p, i in enumerate(sel):
-            s, e = tracks.span(i)
-            if e - s < 2:
-                raise UserError(f"track {tracks.ids[i]} is visible in only {e - s} frame: need at least 2")
-            h36, x, _ = prepare_person(tracks.kpts[i][s:e], info.size, pixel=False, layout=tracks.layout)
-            prm = lift_sequence(model, x, flip=opts.flip, fn=fn, flip_output=flip_params)
-            rot = orthonormalise(prm[:, : NUM_SMPL_JOINTS * 9].reshape(-1, NUM_SMPL_JOINTS, 3, 3))
-            b = prm[:, NUM_SMPL_JOINTS * 9:]
-            present = h36[..., 2].max(-1) > 0
-            for a in range(0, e - s, 64):  # SMPL in chunks keeps memory flat on long videos
-                sl = slice(a, min(e - s, a + 64))
-                with torch.no_grad():
-                    o = model.head.smpl_output(torch.from_numpy(rot[sl]).float()[None].to(opts.people.device),
-                                               torch.from_numpy(b[sl]).float()[None].to(opts.people.device))
-                th, v, kp = (o[k][0].cpu().numpy() for k in ("theta", "verts", "kp_3d"))
-                poses[p, s + a:s + sl.stop], betas[p, s + a:s + sl.stop] = th[:, :72], th[:, 72:]
-                joints[p, s + a:s + sl.stop] = kp / 1000.0
-                if verts is not None:
-                    verts[p, s + a:s + sl.stop] = v / 1000.0
-                advance(sl.stop - a)
-            # Where the body is: the lifter's pixel-scaled 3D against this body's limb lengths in metres.
-            pix = lift_sequence(lifter, h36, flip=opts.flip, pixels=True)
-            body = np.nanmedian(limb_lengths(joints[p, s:e][present].astype(np.float64)), axis=0)
-            root = root_trajectory(pix, focal, centre, body, smooth_frames=smoothing_frames(info.fps))
-            root[~present] = np.nan
-            pelvis[p, s:e] = root
-            for arr in (poses, betas, joints):
-                arr[p, s:e][~present] = np.nan
-            if verts is not None:
-                verts[p, s:e][~present] = np.nan
+        keep_verts = opts.save_verts or opts.save_obj or opts.render is not None
+        result = recover_meshes(model, lifter, tracks, sel, info, focal, centre, opts.flip, keep_verts,
+                                opts.people.device, advance)
         finish()
-        ids = [tracks.ids[i] for i in sel]
-        # joints3d and verts in the camera frame: the body around its pelvis, moved to the lifter's pelvis.
-        # transl is SMPL's own (added to every vertex), so SMPL(poses, betas, transl) reproduces verts.
-        root = joints[:, :, :1].copy()
-        transl = (pelvis - root[:, :, 0]).astype(np.float32)
-        joints_cam = joints + transl[:, :, None]
-        arrays = {"poses": poses, "betas": betas, "transl": transl, "pelvis": pelvis,
-                  "joints3d": joints_cam.astype(np.float32), "track_ids": np.asarray(ids),
-                  "fps": np.float32(info.fps), "frame_size": np.asarray(info.size),
-                  "focal_length": np.float32(focal), "faces": model.faces.astype(np.int32),
-                  "units": np.asarray("metres, camera frame (x right, y down, z forward); poses: SMPL axis-angle "
-                                      "(global orientation in the camera frame); transl: SMPL's translation; "
-                                      "pelvis: the H36M pelvis joint")}
-        verts_cam = None
-        if verts is not None:
-            verts_cam = (verts + transl[:, :, None]).astype(np.float32)
-            if opts.save_verts:
-                arrays["verts"] = verts_cam
-        np.savez_compressed(outdir.path("mesh.npz"), **arrays)
-        if opts.save_obj:
-            write_objs(outdir, verts_cam, model.faces, ids)
+        write_mesh(outdir, result, save_verts=opts.save_verts, save_obj=opts.save_obj)
         if opts.render is not None:
-            render_mesh_video(opts.render, info, verts_cam, model.faces, focal, centre, opts.opacity, stages)
+            render_mesh_video(opts.render, info, result, centre, opts.opacity, stages)
         stages.timing["total"] = time.perf_counter() - t_start
-        write_json_atomic(outdir.path("timing_mesh.json"), {**stages.timing, "frames": T, "people": P})
+        write_json_atomic(outdir.path("timing_mesh.json"),
+                          {**stages.timing, "frames": result.num_frames, "people": len(sel)})
+    P = len(sel)
     console.print(f"[green]wrote[/] {out}" + (f" and {opts.render}" if opts.render else "") +
-                  f" ({P} {'person' if P == 1 else 'people'}, {T} frames)")
+                  f" ({P} {'person' if P == 1 else 'people'}, {result.num_frames} frames)")
     return Path(out)
 
 
-def write_objs(outdir, verts: np.ndarray, faces: np.ndarray, ids: list[int]) -> None:
-    """One OBJ per person and frame in obj/ (Blender: File > Import > Wavefront, or as a sequence)."""
-    d = outdir.path("obj")
-    d.mkdir(exist_ok=True)
-    face_lines = "".join(f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in faces)
-    for p, tid in enumerate(ids):
-        for t in range(verts.shape[1]):
-            v = verts[p, t]
-            if not np.isfinite(v).all():
-                continue
-            with open(d / f"person_{tid}_{t:06d}.obj", "w") as f:
-                f.write("".join(f"v {x:.5f} {y:.5f} {z:.5f}\n" for x, y, z in v))
-                f.write(face_lines)
+def recover_meshes(model, lifter, tracks: Tracks, sel: list[int], info, focal: float, centre, flip: bool,
+                   keep_verts: bool, device: str, progress=None) -> MeshResult:
+    """SMPL bodies for the selected tracks, placed in the camera by the pose3d `lifter`. Computes, writes
+    nothing. progress(n) is called as frames finish."""
+    T, P = tracks.num_frames, len(sel)
+    poses = np.full((P, T, 72), np.nan, np.float32)
+    betas = np.full((P, T, 10), np.nan, np.float32)
+    pelvis = np.full((P, T, 3), np.nan, np.float32)
+    joints = np.full((P, T, 17, 3), np.nan, np.float32)
+    verts = np.full((P, T, 6890, 3), np.nan, np.float32) if keep_verts else None
+    fn = _params_fn(model)
+    for p, i in enumerate(sel):
+        s, e = tracks.span(i)
+        if e - s < 2:
+            raise UserError(f"track {tracks.ids[i]} is visible in only {e - s} frame: need at least 2")
+        h36, x, _ = prepare_person(tracks.kpts[i][s:e], info.size, pixel=False, layout=tracks.layout)
+        prm = lift_sequence(model, x, flip=flip, fn=fn, flip_output=flip_params)
+        rot = orthonormalise(prm[:, : NUM_SMPL_JOINTS * 9].reshape(-1, NUM_SMPL_JOINTS, 3, 3))
+        b = prm[:, NUM_SMPL_JOINTS * 9:]
+        present = h36[..., 2].max(-1) > 0
+        for a in range(0, e - s, 64):  # SMPL in chunks keeps memory flat on long videos
+            sl = slice(a, min(e - s, a + 64))
+            with torch.no_grad():
+                o = model.head.smpl_output(torch.from_numpy(rot[sl]).float()[None].to(device),
+                                           torch.from_numpy(b[sl]).float()[None].to(device))
+            th, v, kp = (o[k][0].cpu().numpy() for k in ("theta", "verts", "kp_3d"))
+            poses[p, s + a:s + sl.stop], betas[p, s + a:s + sl.stop] = th[:, :72], th[:, 72:]
+            joints[p, s + a:s + sl.stop] = kp / 1000.0
+            if verts is not None:
+                verts[p, s + a:s + sl.stop] = v / 1000.0
+            if progress:
+                progress(sl.stop - a)
+        # Where the body is: the lifter's pixel-scaled 3D against this body's limb lengths in metres.
+        pix = lift_sequence(lifter, h36, flip=flip, pixels=True)
+        body = np.nanmedian(limb_lengths(joints[p, s:e][present].astype(np.float64)), axis=0)
+        root = root_trajectory(pix, focal, centre, body, smooth_frames=smoothing_frames(info.fps))
+        root[~present] = np.nan
+        pelvis[p, s:e] = root
+        for arr in (poses, betas, joints):
+            arr[p, s:e][~present] = np.nan
+        if verts is not None:
+            verts[p, s:e][~present] = np.nan
+    # joints3d and verts in the camera frame: the body around its pelvis, moved to the lifter's pelvis.
+    # transl is SMPL's own (added to every vertex), so SMPL(poses, betas, transl) reproduces verts.
+    transl = (pelvis - joints[:, :, 0]).astype(np.float32)
+    return MeshResult(track_ids=[tracks.ids[i] for i in sel], fps=info.fps, frame_size=info.size,
+                      focal_length=float(focal), faces=model.faces.astype(np.int32), poses=poses, betas=betas,
+                      transl=transl, pelvis=pelvis, joints3d=(joints + transl[:, :, None]).astype(np.float32),
+                      verts=None if verts is None else (verts + transl[:, :, None]).astype(np.float32))
 
 
-def render_mesh_video(path: Path, info, verts: np.ndarray, faces: np.ndarray, focal: float, centre, opacity: float,
-                      stages) -> None:
-
-    renderer = MeshRenderer(faces, focal, centre, (info.width, info.height))
+def render_mesh_video(path: Path, info, result: MeshResult, centre, opacity: float, stages) -> None:
+    """The video with every person's mesh drawn over it (CPU painter's renderer), written to `path`."""
+    verts = result.verts
+    renderer = MeshRenderer(result.faces, result.focal_length, centre, (info.width, info.height))
     colours = [person_colour(k) for k in range(verts.shape[0])]
     advance, finish = stages.stage("render", verts.shape[1])
     path = Path(path)

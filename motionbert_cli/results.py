@@ -43,3 +43,30 @@ class Motion3D:
     @property
     def num_frames(self) -> int:
         return self.joints3d.shape[1]
+
+
+MESH_UNITS = ("metres, camera frame (x right, y down, z forward); poses: SMPL axis-angle (global orientation in the "
+              "camera frame); transl: SMPL's translation; pelvis: the H36M pelvis joint")
+
+
+@dataclass
+class MeshResult:
+    """`mesh`'s result: SMPL bodies of P people over T frames, placed in the camera (metres, x right, y down,
+    z forward), NaN where a person is not seen. SMPL(poses, betas, transl) gives `verts`."""
+
+    track_ids: list[int]
+    fps: float
+    frame_size: tuple[int, int]
+    focal_length: float
+    faces: np.ndarray                   # [F, 3]
+    poses: np.ndarray                   # [P, T, 72] axis-angle, global orientation in the camera frame
+    betas: np.ndarray                   # [P, T, 10]
+    transl: np.ndarray                  # [P, T, 3] SMPL's own translation
+    pelvis: np.ndarray                  # [P, T, 3] the H36M pelvis, placed by the pose3d lifter
+    joints3d: np.ndarray                # [P, T, 17, 3] H36M joints
+    verts: np.ndarray | None = None     # [P, T, 6890, 3] when asked for (render, OBJ, --save-verts)
+
+    @property
+    def num_frames(self) -> int:
+        return self.poses.shape[1]
+
