@@ -196,7 +196,7 @@ def action(
     from . import action as act
     from .checkpoint import default_checkpoint, load_model
     from .fileio import write_json_atomic
-    from .pipeline import Stages
+    from .progress import Stages
 
     dev = _resolve_device(device)
     err = _console()

@@ -21,12 +21,13 @@ from .errors import UserError
 from .export import OutputDir, write_mesh
 from .fileio import write_json_atomic
 from .lift import lift_sequence
-from .pipeline import PeopleOptions, Stages, find_people, load_pose3d, prepare_person
-from .render import MeshRenderer, person_colour
+from .pipeline import PeopleOptions, find_people, load_pose3d, prepare_person
+from .progress import Stages
+from .render import render_mesh_video
 from .results import MeshResult
 from .smpl import NUM_BETAS, NUM_SMPL_JOINTS
 from .tracks import Tracks
-from .video import VideoWriter, probe, read_frames
+from .video import probe
 
 # SMPL joints swapped by a left-right mirror (pelvis, spine... map to themselves).
 _SMPL_FLIP = list(range(24))
@@ -96,7 +97,9 @@ def run_mesh(opts: MeshOptions, console) -> Path:
         finish()
         write_mesh(outdir, result, save_verts=opts.save_verts, save_obj=opts.save_obj)
         if opts.render is not None:
-            render_mesh_video(opts.render, info, result, centre, opts.opacity, stages)
+            advance, finish = stages.stage("render", result.num_frames)
+            render_mesh_video(opts.render, info, result, centre, opts.opacity, advance)
+            finish()
         stages.timing["total"] = time.perf_counter() - t_start
         write_json_atomic(outdir.path("timing_mesh.json"),
                           {**stages.timing, "frames": result.num_frames, "people": len(sel)})
@@ -155,20 +158,3 @@ def recover_meshes(model, lifter, tracks: Tracks, sel: list[int], info, focal: f
                       focal_length=float(focal), faces=model.faces.astype(np.int32), poses=poses, betas=betas,
                       transl=transl, pelvis=pelvis, joints3d=(joints + transl[:, :, None]).astype(np.float32),
                       verts=None if verts is None else (verts + transl[:, :, None]).astype(np.float32))
-
-
-def render_mesh_video(path: Path, info, result: MeshResult, centre, opacity: float, stages) -> None:
-    """The video with every person's mesh drawn over it (CPU painter's renderer), written to `path`."""
-    verts = result.verts
-    renderer = MeshRenderer(result.faces, result.focal_length, centre, (info.width, info.height))
-    colours = [person_colour(k) for k in range(verts.shape[0])]
-    advance, finish = stages.stage("render", verts.shape[1])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with VideoWriter(path, info.size, info.fps) as vw:
-        for t, frame in enumerate(read_frames(info.path)):
-            if t >= verts.shape[1]:
-                break
-            vw.write(renderer.draw(frame, verts[:, t], colours, opacity))
-            advance(1)
-    finish()

@@ -10,11 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
 
 from .camera import camera_joints, default_intrinsics, limbs_for_height, metric_scale, smoothing_frames
 from .checkpoint import default_checkpoint, load_model
@@ -25,10 +22,11 @@ from .fileio import write_json_atomic
 from .keypoint_files import read_keypoints_file
 from .keypoints import apply_crop, crop_box, fill_gaps, pixel_denormalise, pixel_normalise, to_h36m
 from .lift import count_windows, cpu_has_native_bf16, lift_sequence
-from .render import SkeletonView, draw_legend, draw_skeleton_2d, person_colour
+from .progress import Stages
+from .render import render_pose3d_videos
 from .results import Motion3D
 from .tracks import Tracks, fix_swaps, select_tracks, stitch_tracks
-from .video import VideoInfo, VideoWriter, probe, read_frames
+from .video import VideoInfo, probe, read_frames
 
 @dataclass
 class PeopleOptions:
@@ -59,40 +57,6 @@ class Pose3dOptions:
     height: float | None = None  # the people's standing height in metres, when known
     fps: float | None = None     # keypoints without a video: their frame rate (default 30)
     frame_size: tuple[int, int] | None = None  # ...and the image size (default: the keypoints' extent)
-
-
-class Stages:
-    """Rich progress bars with frames/s, one per stage, and wall time per stage for the summary."""
-
-    def __init__(self, console):
-        self.progress = Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                 console=console)
-        self.timing: dict[str, float] = {}
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *a):
-        return self.progress.__exit__(*a)
-
-    def stage(self, name: str, total: int | None, unit: str = "frames"):
-        task = self.progress.add_task(name, total=total, rate="")
-        t0 = time.perf_counter()
-        done = [0]
-
-        def advance(n: int = 1):
-            done[0] += n
-            dt = time.perf_counter() - t0
-            self.progress.update(task, advance=n, rate=f"{done[0] / max(dt, 1e-9):.1f} {unit}/s")
-            self.timing[name] = dt
-
-        def finish():
-            self.timing[name] = time.perf_counter() - t0
-            self.progress.update(task, total=done[0] or total, completed=done[0] or total)
-
-        return advance, finish
 
 
 def get_tracks(video_info, keypoints: Path | None, detector: str | None, device: str, imgsz: int, stages: Stages,
@@ -213,7 +177,9 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
         write_pose3d(outdir, motion)
         stages.timing["write"] = time.perf_counter() - t0
         if opts.render and info.path is not None:
-            render_pose3d_videos(outdir, info, motion, stages)
+            advance, finish = stages.stage("render", motion.num_frames)
+            render_pose3d_videos(outdir.path("overlay.mp4"), outdir.path("skeleton3d.mp4"), info, motion, advance)
+            finish()
         stages.timing["total"] = time.perf_counter() - t_start
         write_json_atomic(outdir.path("timing_pose3d.json"),
                           {**stages.timing, "frames": motion.num_frames, "people": len(sel)})
@@ -241,30 +207,3 @@ def keypoints_only_info(opts: Pose3dOptions):
             raise UserError(f"{kp_file} holds no confident keypoints to lift")
         w, h = (int(np.ceil(v)) + 1 for v in seen.max(0))
     return VideoInfo(None, float(opts.fps or 30.0), int(w), int(h), tracks.num_frames)
-
-
-def render_pose3d_videos(outdir, info: VideoInfo, motion: Motion3D, stages: Stages) -> None:
-    """overlay.mp4 (2D skeletons over the video) and skeleton3d.mp4 (video | 3D view), one decode pass. The 3D
-    view shows people where they are in the scene (joints3d_camera), or the pixel-unit joints with --pixel."""
-    kp2d, ids = motion.keypoints2d, motion.track_ids
-    joints = motion.joints3d if motion.pixel else motion.joints3d_camera
-    T = kp2d.shape[1]
-    colours = [person_colour(k) for k in range(len(ids))]
-    panel_h = min(info.height, 720)
-    panel_w = int(round(info.width * panel_h / info.height))
-    view = SkeletonView(joints, panel_h, fps=info.fps)
-    labels = [f"#{i}" for i in ids]
-    advance, finish = stages.stage("render", T)
-    with VideoWriter(outdir.path("overlay.mp4"), info.size, info.fps) as ov, \
-            VideoWriter(outdir.path("skeleton3d.mp4"), (panel_w + panel_h, panel_h), info.fps) as sk:
-        for t, frame in enumerate(read_frames(info.path)):
-            if t >= T:
-                break
-            for p in range(len(ids)):
-                draw_skeleton_2d(frame, kp2d[p, t], colours[p], label=f"#{ids[p]}")
-            draw_legend(frame, max(1, round(max(frame.shape[:2]) / 700)))
-            ov.write(frame)
-            small = cv2.resize(frame, (panel_w, panel_h), interpolation=cv2.INTER_AREA)
-            sk.write(np.concatenate([small, view.draw(joints[:, t], colours, t, labels)], axis=1))
-            advance(1)
-    finish()

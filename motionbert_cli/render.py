@@ -1,9 +1,15 @@
-"""Drawing with OpenCV only (no PIL text, which would fetch fonts): 2D overlays and a 3D skeleton panel."""
+"""Drawing with OpenCV only (no PIL text, which would fetch fonts): 2D overlays, a 3D skeleton panel, meshes,
+and the videos that pose3d and mesh write from their results."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 
 from .keypoints import H36M_BONES, H36M_LEFT, H36M_RIGHT
+from .results import MeshResult, Motion3D
+from .video import VideoWriter, read_frames
 
 # BGR colours per person (distinct, readable on video), none of them near the left (blue) and right (orange)
 # limb colours below.
@@ -31,8 +37,6 @@ def _bone_colour(base, a: int, b: int):
 
 def draw_legend(img: np.ndarray, scale: int = 1) -> None:
     """'left' and 'right' in their limb colours, bottom left."""
-    import cv2
-
     h = img.shape[0]
     for k, (text, colour) in enumerate((("left", LEFT_COLOUR), ("right", RIGHT_COLOUR))):
         org = (10 * scale + k * 60 * scale, h - 10 * scale)
@@ -42,8 +46,6 @@ def draw_legend(img: np.ndarray, scale: int = 1) -> None:
 def draw_skeleton_2d(img: np.ndarray, kp: np.ndarray, colour, label: str | None = None,
                      min_conf: float = 0.05) -> None:
     """Draw H36M-17 keypoints [17, 3] (pixels + confidence) onto a BGR image in place."""
-    import cv2
-
     scale = max(1, round(max(img.shape[:2]) / 700))
     for a, b in H36M_BONES:
         if kp[a, 2] > min_conf and kp[b, 2] > min_conf:
@@ -103,8 +105,6 @@ class SkeletonView:
 
     def draw(self, joints_t: np.ndarray, colours, t: int, labels: list[str] | None = None) -> np.ndarray:
         """joints_t [P, 17, 3] at frame t -> BGR panel [size, size, 3]."""
-        import cv2
-
         s = self.size
         img = np.full((s, s, 3), 30, np.uint8)
         c, g = self.centre[t], self.ground_y[t]
@@ -170,8 +170,6 @@ class MeshRenderer:
 
     def draw(self, frame: np.ndarray, verts: np.ndarray, colours, opacity: float = 0.65) -> np.ndarray:
         """frame [H, W, 3] BGR; verts [P, V, 3] camera-frame metres (NaN rows = person absent)."""
-        import cv2
-
         polys, depth, cols = [], [], []
         for p in range(verts.shape[0]):
             v = verts[p]
@@ -201,3 +199,49 @@ class MeshRenderer:
         mask = layer[..., 3:4].astype(np.float32) * (opacity / 255.0)
         out = frame.astype(np.float32) * (1 - mask) + layer[..., :3].astype(np.float32) * mask
         return out.astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------------------------ videos
+
+def render_pose3d_videos(overlay_path, skeleton_path, info, motion: Motion3D, progress=None) -> None:
+    """overlay.mp4 (2D skeletons over the video) and skeleton3d.mp4 (video | 3D view), one decode pass. The 3D
+    view shows people where they are in the scene (joints3d_camera), or the pixel-unit joints with --pixel.
+    progress(n) is called as frames are written."""
+    kp2d, ids = motion.keypoints2d, motion.track_ids
+    joints = motion.joints3d if motion.pixel else motion.joints3d_camera
+    T = kp2d.shape[1]
+    colours = [person_colour(k) for k in range(len(ids))]
+    panel_h = min(info.height, 720)
+    panel_w = int(round(info.width * panel_h / info.height))
+    view = SkeletonView(joints, panel_h, fps=info.fps)
+    labels = [f"#{i}" for i in ids]
+    with VideoWriter(overlay_path, info.size, info.fps) as ov, \
+            VideoWriter(skeleton_path, (panel_w + panel_h, panel_h), info.fps) as sk:
+        for t, frame in enumerate(read_frames(info.path)):
+            if t >= T:
+                break
+            for p in range(len(ids)):
+                draw_skeleton_2d(frame, kp2d[p, t], colours[p], label=f"#{ids[p]}")
+            draw_legend(frame, max(1, round(max(frame.shape[:2]) / 700)))
+            ov.write(frame)
+            small = cv2.resize(frame, (panel_w, panel_h), interpolation=cv2.INTER_AREA)
+            sk.write(np.concatenate([small, view.draw(joints[:, t], colours, t, labels)], axis=1))
+            if progress:
+                progress(1)
+
+
+def render_mesh_video(path, info, result: MeshResult, centre, opacity: float, progress=None) -> None:
+    """The video with every person's mesh drawn over it (CPU painter's renderer), written to `path`.
+    progress(n) is called as frames are written."""
+    verts = result.verts
+    renderer = MeshRenderer(result.faces, result.focal_length, centre, (info.width, info.height))
+    colours = [person_colour(k) for k in range(verts.shape[0])]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with VideoWriter(path, info.size, info.fps) as vw:
+        for t, frame in enumerate(read_frames(info.path)):
+            if t >= verts.shape[1]:
+                break
+            vw.write(renderer.draw(frame, verts[:, t], colours, opacity))
+            if progress:
+                progress(1)
