@@ -47,6 +47,12 @@ class KeypointOrder(str, Enum):
 KEYPOINT_ORDER_HELP = "Joint order of --keypoints; auto: what the file says, else told from the points."
 
 
+class Smooth(str, Enum):
+    none = "none"
+    butterworth = "butterworth"
+    one_euro = "one-euro"
+
+
 class Precision(str, Enum):
     fp32 = "fp32"
     bf16 = "bf16"
@@ -140,6 +146,9 @@ def pose3d(
     render: bool = typer.Option(True, "--render/--no-render", help="Write overlay.mp4 and skeleton3d.mp4."),
     focal: Focal = None,
     height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="The person's standing height in metres: sets the metric size and the distance from the camera (default: an average adult, 1.80 m)."),
+    smooth: Smooth = typer.Option(Smooth.butterworth, "--smooth", help="Smooth the 3D and the drawn 2D over time, zero-phase, never across gaps (README compares them)."),
+    cutoff: Optional[float] = typer.Option(None, "--cutoff", min=0.1, help="Hz: Butterworth cutoff (default 6) or one-euro minimum cutoff (default 1)."),
+    beta: float = typer.Option(5.0, "--beta", min=0.0, help="One-euro: cutoff rise per body height per second."),
     fps: Optional[float] = typer.Option(None, "--fps", min=1.0, help="Frame rate of --keypoints given without a video (default: 30)."),
     size: Optional[str] = typer.Option(None, "--size", help="Image size WxH of --keypoints given without a video (default: the keypoints' extent)."),
 ):
@@ -151,7 +160,8 @@ def pose3d(
     people = _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device)
     opts = Pose3dOptions(video=video, people=people, out=out, checkpoint=checkpoint, heads=heads,
                          precision=precision.value, flip=flip, pixel=pixel, render=render, focal=focal,
-                         height=height, fps=fps, frame_size=_parse_size(size))
+                         height=height, smooth=smooth.value, cutoff=cutoff, beta=beta, fps=fps,
+                         frame_size=_parse_size(size))
     if video is not None and (fps or size):
         raise UserError("--fps and --size describe keypoints given without a video; with a video they come from it")
     run_pose3d(opts, _console())

@@ -126,7 +126,7 @@ def write_trc(path: Path, joints_cam: np.ndarray, fps: float) -> None:
 def write_pose3d(outdir: OutputDir, m: Motion3D) -> None:
     """pose3d's files: motion.npz, motion.json, person_<id>.csv and (in metres) person_<id>.trc."""
     extra = {"joints3d_pixels": m.joints3d_pixels, "metric_scale": m.metric_scale, "checkpoint": m.checkpoint,
-             "lr_swaps_fixed": m.lr_swaps_fixed}
+             "lr_swaps_fixed": m.lr_swaps_fixed, "smoothing": m.smoothing}
     if not m.pixel:
         extra.update(joints3d_camera=m.joints3d_camera, focal_length=np.float32(m.focal_length))
     write_motion(outdir, joints3d=m.joints3d, keypoints2d=m.keypoints2d, track_ids=m.track_ids, fps=m.fps,

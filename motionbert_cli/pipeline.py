@@ -19,6 +19,7 @@ from .detect import PoseDetector, detect_video
 from .errors import UserError
 from .export import OutputDir, write_pose3d
 from .fileio import write_json_atomic
+from .filters import smooth
 from .keypoint_files import read_keypoints_file
 from .keypoints import apply_crop, crop_box, fill_gaps, pixel_denormalise, pixel_normalise, to_h36m
 from .lift import count_windows, cpu_has_native_bf16, lift_sequence
@@ -55,6 +56,10 @@ class Pose3dOptions:
     render: bool = True
     focal: float | None = None
     height: float | None = None  # the people's standing height in metres, when known
+    smooth: str = "butterworth"  # filters.METHODS: applied to the 3D and to the 2D drawn in the overlay
+                                 # (default by measurement: benchmarks/bench_smoothing.py)
+    cutoff: float | None = None  # Hz: Butterworth cutoff (default 6) or one-euro's minimum cutoff (default 1)
+    beta: float = 5.0            # one-euro: how fast the cutoff rises with speed (per body height per second)
     fps: float | None = None     # keypoints without a video: their frame rate (default 30)
     frame_size: tuple[int, int] | None = None  # ...and the image size (default: the keypoints' extent)
 
@@ -122,7 +127,7 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
     camera (camera.camera_joints). progress(n) is called as windows finish."""
     T, P = tracks.num_frames, len(sel)
     joints, pix, cam = (np.full((P, T, 17, 3), np.nan, np.float32) for _ in range(3))
-    kp2d = np.zeros((P, T, 17, 3), np.float32)
+    kp2d, kp2d_drawn = np.zeros((P, T, 17, 3), np.float32), np.zeros((P, T, 17, 3), np.float32)
     scales = np.ones(P, np.float32)
     focal, centre = default_intrinsics(info.size, opts.focal)
     limbs = limbs_for_height(opts.height)
@@ -140,7 +145,10 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
             y = lift_sequence(model, h36, flip=opts.flip, precision=opts.precision, pixels=True,
                               batch_size=batch, progress=progress)
         y[h36[..., 2].max(-1) <= 0] = np.nan
-        kp2d[p, s:e], pix[p, s:e] = h36, y
+        drawn = h36
+        if opts.smooth != "none":
+            y, drawn = smooth_person(y, h36, info.fps, opts)
+        kp2d[p, s:e], kp2d_drawn[p, s:e], pix[p, s:e] = h36, drawn, y
         if opts.pixel:
             joints[p, s:e] = y
         else:
@@ -151,7 +159,24 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
     return Motion3D(track_ids=[tracks.ids[i] for i in sel], fps=info.fps, frame_size=info.size, keypoints2d=kp2d,
                     joints3d=joints, joints3d_pixels=pix, metric_scale=scales,
                     lr_swaps_fixed=np.asarray(swaps, np.int64), checkpoint=str(model.source), pixel=opts.pixel,
+                    smoothing=opts.smooth, keypoints2d_drawn=kp2d_drawn,
                     joints3d_camera=None if opts.pixel else cam, focal_length=None if opts.pixel else float(focal))
+
+
+def smooth_person(y: np.ndarray, h36: np.ndarray, fps: float, opts: Pose3dOptions) -> tuple[np.ndarray, np.ndarray]:
+    """One person's 3D y [T, 17, 3] (NaN where unseen) and 2D h36 [T, 17, 3] (confidence 0 where unseen),
+    smoothed alike over time (zero-phase, within each run of frames the person is seen)."""
+    seen = h36[..., 2] > 0
+    xy = np.where(seen[..., None], h36[..., :2], np.nan)
+    with np.errstate(all="ignore"):
+        height = float(np.nanmedian(np.nanmax(xy[..., 1], 1) - np.nanmin(xy[..., 1], 1)))
+    kw = dict(scale=height if np.isfinite(height) and height > 0 else 1.0, beta=opts.beta)
+    if opts.cutoff:
+        kw["cutoff" if opts.smooth == "butterworth" else "min_cutoff"] = opts.cutoff
+    y = smooth(y, opts.smooth, fps, **kw).astype(np.float32)
+    out = h36.copy()
+    out[..., :2] = np.where(seen[..., None], smooth(xy, opts.smooth, fps, **kw), h36[..., :2])
+    return y, out
 
 
 def run_pose3d(opts: Pose3dOptions, console) -> Path:

@@ -207,7 +207,8 @@ def render_pose3d_videos(overlay_path, skeleton_path, info, motion: Motion3D, pr
     """overlay.mp4 (2D skeletons over the video) and skeleton3d.mp4 (video | 3D view), one decode pass. The 3D
     view shows people where they are in the scene (joints3d_camera), or the pixel-unit joints with --pixel.
     progress(n) is called as frames are written."""
-    kp2d, ids = motion.keypoints2d, motion.track_ids
+    kp2d = motion.keypoints2d if motion.keypoints2d_drawn is None else motion.keypoints2d_drawn
+    ids = motion.track_ids
     joints = motion.joints3d if motion.pixel else motion.joints3d_camera
     T = kp2d.shape[1]
     colours = [person_colour(k) for k in range(len(ids))]

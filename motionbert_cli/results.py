@@ -18,6 +18,7 @@ class Motion3D:
     """`pose3d`'s result: P people over the video's T frames.
 
     Arrays are [P, T, 17, 3] float32 in H36M-17 order, NaN where a person is not seen (keypoints2d: 0).
+    keypoints2d are the 2D as detected (swaps undone, short gaps filled), the lifter's input.
     joints3d: metres around each person's median pelvis (pixel=False) or the official demo's pixels (True);
     joints3d_pixels: x, y in image pixels, z depth in the same pixel scale; joints3d_camera: metres in the
     camera frame, people placed in the scene (None with pixel=True).
@@ -33,6 +34,8 @@ class Motion3D:
     lr_swaps_fixed: np.ndarray          # [P] left/right swaps of the detector undone before lifting
     checkpoint: str
     pixel: bool = False
+    smoothing: str = "none"             # filters.METHODS applied to the 3D over time
+    keypoints2d_drawn: np.ndarray | None = None  # the 2D the videos draw: smoothed like the 3D (not written)
     joints3d_camera: np.ndarray | None = None
     focal_length: float | None = None
 

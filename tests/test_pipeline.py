@@ -48,3 +48,26 @@ def test_lift_people_computes_without_writing(tmp_path):
     d = np.load(tmp_path / "out/motion.npz")
     np.testing.assert_array_equal(d["joints3d_camera"], m.joints3d_camera)
     assert json.loads((tmp_path / "out/motion.json").read_text())["track_ids"] == [4, 9]
+
+
+def test_smoothing_calms_the_3d_and_keeps_gaps():
+    model = load_model()
+    tracks = two_people()
+    rng = np.random.default_rng(0)
+    for k in tracks.kpts:  # detector-like jitter on top of the walk
+        seen = k[..., 2] > 0
+        k[..., :2] += np.where(seen[..., None], rng.normal(0, 4, k[..., :2].shape), 0).astype(np.float32)
+    info = VideoInfo(None, 30.0, 1280, 720, 60)
+
+    def accel(a):
+        return np.nanmean(np.linalg.norm(a[2:] - 2 * a[1:-1] + a[:-2], axis=-1))
+
+    raw = lift_people(model, tracks, [0, 1], info, Pose3dOptions(video=None, smooth="none"))
+    for method in ("butterworth", "one-euro"):
+        sm = lift_people(model, tracks, [0, 1], info, Pose3dOptions(video=None, smooth=method))
+        assert sm.smoothing == method
+        assert accel(sm.joints3d[0]) < 0.7 * accel(raw.joints3d[0])
+        assert accel(sm.keypoints2d_drawn[0, ..., :2]) < 0.7 * accel(raw.keypoints2d[0, ..., :2])
+        np.testing.assert_array_equal(sm.keypoints2d, raw.keypoints2d)  # the files keep the 2D as detected
+        np.testing.assert_array_equal(np.isnan(sm.joints3d), np.isnan(raw.joints3d))  # gaps stay gaps
+        assert (sm.keypoints2d_drawn[1, :10] == 0).all()
