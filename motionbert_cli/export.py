@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .angles import joint_angles
 from .errors import UserError
 from .fileio import json_value
 from .keypoints import H36M_JOINTS
+from .render import plot_angles
 from .results import MESH_UNITS, MeshResult, Motion3D
 
 
@@ -134,6 +136,21 @@ def write_pose3d(outdir: OutputDir, m: Motion3D) -> None:
     if not m.pixel:  # markers for OpenSim / Pose2Sim, placed in the scene
         for p, tid in enumerate(m.track_ids):
             write_trc(outdir.path(f"person_{tid}.trc"), m.joints3d_camera[p], m.fps)
+    for p, tid in enumerate(m.track_ids):
+        angles = joint_angles(m.joints3d[p])  # pose3d's axes: y down, so up is -y
+        write_angles_csv(outdir.path(f"person_{tid}_angles.csv"), angles, m.fps)
+        plot_angles(outdir.path(f"person_{tid}_angles.png"), angles, m.fps, f"person {tid}")
+
+
+def write_angles_csv(path: Path, angles: dict[str, np.ndarray], fps: float) -> None:
+    """One row per frame: frame, time_s and each angle in degrees (empty where the person is not seen)."""
+    names = list(angles)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["frame", "time_s"] + [f"{n}_deg" for n in names])
+        for t in range(len(angles[names[0]])):
+            vals = [angles[n][t] for n in names]
+            w.writerow([t, f"{t / fps:.4f}"] + [f"{v:.2f}" if np.isfinite(v) else "" for v in vals])
 
 
 def write_mesh(outdir: OutputDir, r: MeshResult, save_verts: bool = False, save_obj: bool = False) -> None:

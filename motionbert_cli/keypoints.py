@@ -202,26 +202,30 @@ def fill_gaps(kpts: np.ndarray, max_gap: int = 10) -> np.ndarray:
     return out
 
 
-# Left/right keypoint pairs per layout, grouped by what a detector swaps together: legs, arms, face.
+# Left/right keypoint pairs per layout that a detector swaps together, proximal pair first: legs, arms.
 LR_GROUPS = {
-    "coco": [[(11, 12), (13, 14), (15, 16)], [(5, 6), (7, 8), (9, 10)], [(1, 2), (3, 4)]],
-    "halpe": [[(11, 12), (13, 14), (15, 16), (20, 21), (22, 23), (24, 25)], [(5, 6), (7, 8), (9, 10)],
-              [(1, 2), (3, 4)]],
+    "coco": [[(11, 12), (13, 14), (15, 16)], [(5, 6), (7, 8), (9, 10)]],
+    "halpe": [[(11, 12), (13, 14), (15, 16), (20, 21), (22, 23), (24, 25)], [(5, 6), (7, 8), (9, 10)]],
     "h36m": [[(4, 1), (5, 2), (6, 3)], [(11, 14), (12, 15), (13, 16)]],
 }
 
 
 def fix_lr_swaps(kpts: np.ndarray, layout: str = "coco", max_frames: int = 15,
-                 cost_per_frame: float = 0.05) -> tuple[np.ndarray, int, int]:
+                 min_width: float = 0.05) -> tuple[np.ndarray, int, int]:
     """Undo short left/right swaps of a 2D detector in one person's track.
 
     kpts [T, J, 3] pixels + confidence (0 = not seen). Detectors sometimes label a person's left leg (or arm)
-    as the right one for a few frames, mostly when the person faces the camera; the 3D then turns the body
-    away and back. For each group of pairs (legs, arms, face) a two-state Viterbi pass (labels as given /
-    swapped) picks, per frame, the labelling that keeps every keypoint closest to where it was in the previous
-    frame, in units of the person's height, with `cost_per_frame` for every swapped frame so the labels as
-    given win ties. Runs of swapped frames longer than `max_frames` are left alone: a long run is more likely
-    a person seen from behind than a glitch. Returns (fixed copy, swaps undone, frames changed).
+    as the right one for a few frames, mostly when the person faces the camera, and while the limbs move fast
+    they may flicker between the two labellings for a second; the 3D then turns the body away and back.
+    Hips and shoulders cannot cross over, so which of the two is on the image's left says which way the body
+    faces. Per group (legs by the hips, arms by the shoulders): each frame where the pair is wider than
+    `min_width` of the person's height votes with its side; a frame that disagrees with the majority of the
+    votes within `max_frames` frames on either side, in a run of at most `max_frames` such frames, has the
+    group's labels swapped. A person who turns round changes side for good, which the majority follows.
+    Detectors that swap the legs often draw both hips on top of each other, so those frames cannot vote: a
+    second pass (`_continuity_swaps`) swaps short runs of such frames back where the limbs jump to the other
+    side and back. Frames seen edge-on that do not jump (profile) are never changed.
+    Returns (fixed copy, swaps undone, frames changed).
     """
     out = np.array(kpts, np.float32, copy=True)
     T = out.shape[0]
@@ -233,41 +237,54 @@ def fix_lr_swaps(kpts: np.ndarray, layout: str = "coco", max_frames: int = 15,
         return out, 0, 0
     n_runs = n_frames = 0
     for group in LR_GROUPS[layout]:
+        (l0, r0) = group[0]
+        dx = out[:, l0, 0] - out[:, r0, 0]
+        vote = np.where(seen[:, l0] & seen[:, r0] & (np.abs(dx) > min_width * height), np.sign(dx), 0.0)
+        # majority of the votes around each frame (a window of 2 * max_frames + 1)
+        context = np.sign(np.convolve(vote, np.ones(2 * max_frames + 1), mode="same"))
+        wrong = (vote != 0) & (context != 0) & (vote != context)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], wrong.astype(np.int8), [0]])))
         a = [l for l, _ in group] + [r for _, r in group]
         b = [r for _, r in group] + [l for l, _ in group]
-        views = [out[:, a], out[:, b]]  # [T, 2n, 3]: as labelled, swapped
-        cost = np.zeros((T, 2))
-        back = np.zeros((T, 2), int)
-        steps = np.zeros((T, 2, 2))  # [t, state at t-1, state at t]: how far the keypoints move
-        for t in range(1, T):
-            for s in range(2):
-                for p in range(2):
-                    cur, prev = views[s][t], views[p][t - 1]
-                    ok = (cur[:, 2] > 0) & (prev[:, 2] > 0)
-                    steps[t, p, s] = np.linalg.norm(cur[ok, :2] - prev[ok, :2], axis=-1).sum() / height
-            total = cost[t - 1][:, None] + steps[t]  # [previous state, state]
-            back[t] = total.argmin(0)
-            cost[t] = total.min(0) + np.array([0.0, cost_per_frame])
-
-        def jump(u):  # do the labels as given jump between frames u-1 and u (a swap begins or ends there)?
-            return u <= 0 or u >= T or steps[u, 0, 1] < 0.5 * steps[u, 0, 0]
-        state = np.zeros(T, int)
-        state[-1] = int(cost[-1].argmin())
-        for t in range(T - 1, 0, -1):
-            state[t - 1] = back[t, state[t]]
-        t = 0
-        while t < T:
-            if state[t] == 0:
-                t += 1
-                continue
-            e = t
-            while e < T and state[e] == 1:
-                e += 1
-            # a glitch: short, and the labels as given jump at both ends (a run that only slides the edge of a
-            # long swap to where left and right are closest is not one)
-            if e - t <= max_frames and jump(t) and jump(e):
-                out[t:e, a] = views[1][t:e]
+        for s0, e0 in zip(edges[::2], edges[1::2]):
+            if e0 - s0 <= max_frames:
+                out[s0:e0, a] = kpts[s0:e0, b]
                 n_runs += 1
-                n_frames += e - t
-            t = e
+                n_frames += e0 - s0
+        for s0, e0 in _continuity_swaps(out[:, a], out[:, b], height, max_frames):
+            if not vote[s0:e0].any():  # only where the pair could not vote
+                out[s0:e0, a], out[s0:e0, b] = out[s0:e0, b].copy(), out[s0:e0, a].copy()
+                n_runs += 1
+                n_frames += e0 - s0
     return out, n_runs, n_frames
+
+
+def _continuity_swaps(given: np.ndarray, swapped: np.ndarray, height: float, max_frames: int,
+                      cost_per_frame: float = 0.05) -> list[tuple[int, int]]:
+    """Runs [start, end) where the swapped labels [T, n, 3] keep the keypoints closer to where they were a frame
+    before than the given ones do: a two-state Viterbi pass with `cost_per_frame` for each swapped frame (the
+    given labels win ties), keeping runs of at most `max_frames` where the given labels jump at both ends."""
+    T = len(given)
+    views = [given, swapped]
+    cost = np.zeros((T, 2))
+    back = np.zeros((T, 2), int)
+    steps = np.zeros((T, 2, 2))  # [t, state at t-1, state at t]: how far the keypoints move
+    for t in range(1, T):
+        for s in range(2):
+            for p in range(2):
+                cur, prev = views[s][t], views[p][t - 1]
+                ok = (cur[:, 2] > 0) & (prev[:, 2] > 0)
+                steps[t, p, s] = np.linalg.norm(cur[ok, :2] - prev[ok, :2], axis=-1).sum() / height
+        total = cost[t - 1][:, None] + steps[t]  # [previous state, state]
+        back[t] = total.argmin(0)
+        cost[t] = total.min(0) + np.array([0.0, cost_per_frame])
+
+    def jump(u):  # do the given labels jump between frames u-1 and u (a swap begins or ends there)?
+        return u <= 0 or u >= T or steps[u, 0, 1] < 0.5 * steps[u, 0, 0]
+
+    state = np.zeros(T, np.int8)
+    state[-1] = int(cost[-1].argmin())
+    for t in range(T - 1, 0, -1):
+        state[t - 1] = back[t, state[t]]
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], state, [0]])))
+    return [(s, e) for s, e in zip(edges[::2], edges[1::2]) if e - s <= max_frames and jump(s) and jump(e)]

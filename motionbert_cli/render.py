@@ -246,3 +246,38 @@ def render_mesh_video(path, info, result: MeshResult, centre, opacity: float, pr
             vw.write(renderer.draw(frame, verts[:, t], colours, opacity))
             if progress:
                 progress(1)
+
+
+def plot_angles(path, angles: dict[str, np.ndarray], fps: float, title: str = "") -> None:
+    """angles.png: knee, hip, elbow and shoulder angles (left and right in one panel each, in the videos' limb
+    colours) and the trunk's lean and rotation over time in seconds; unseen frames are gaps in the lines."""
+    import matplotlib  # heavy (~0.5 s): only when a plot is drawn
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bgr = {"left": LEFT_COLOUR, "right": RIGHT_COLOUR}
+    rgb = {k: tuple(c / 255 for c in v[::-1]) for k, v in bgr.items()}
+    t = np.arange(len(next(iter(angles.values())))) / fps
+    panels = [("knee_flexion", "knee flexion"), ("hip_flexion", "hip flexion (+) / extension (-)"),
+              ("elbow_flexion", "elbow flexion"), ("shoulder_elevation", "shoulder elevation")]
+    fig, axes = plt.subplots(5, 1, figsize=(9, 11), sharex=True)
+    for ax, (key, label) in zip(axes, panels):
+        for side in ("left", "right"):
+            ax.plot(t, angles[f"{key}_{side}"], color=rgb[side], label=side, lw=1.5)
+        ax.set_ylabel(f"{label} (°)")
+        ax.legend(loc="upper right", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[4].plot(t, angles["trunk_lean"], color="0.3", label="trunk lean", lw=1.5)
+    axes[4].plot(t, angles["trunk_rotation"], color="tab:green", label="trunk rotation (+: left shoulder forward)",
+                 lw=1.5)
+    axes[4].set_ylabel("trunk (°)")
+    axes[4].legend(loc="upper right", fontsize=8)
+    axes[4].grid(alpha=0.3)
+    axes[4].set_xlabel("time (s)")
+    if title:
+        axes[0].set_title(f"{title}: joint angles")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+

@@ -50,6 +50,27 @@ def test_short_swaps_are_undone_and_clean_tracks_untouched():
     np.testing.assert_array_equal(fixed, clean)
 
 
+def test_flicker_is_settled_by_the_frames_around_it():
+    """While the arms go up fast the detector flips between both labellings, wrong more often than right
+    (as on the Sports2D man, frames 33-49); the seconds around it say which way the body faces."""
+    clean = walker()
+    bad = clean.copy()
+    wrong = [33, 34, 35, 36, 38, 39, 44, 45, 47, 49]  # 10 of frames 33-49 wrong, 7 right
+    for t in wrong:
+        bad[t, LEGS_L + LEGS_R + ARMS_L + ARMS_R] = clean[t, LEGS_R + LEGS_L + ARMS_R + ARMS_L]
+    fixed, runs, frames = fix_lr_swaps(bad)
+    np.testing.assert_array_equal(fixed, clean)
+    assert frames == 2 * len(wrong)
+
+
+def test_a_person_who_turns_round_keeps_their_sides():
+    clean = walker()
+    turned = clean.copy()
+    turned[100:, :, 0] = 1000 - clean[100:, :, 0]  # seen from behind after frame 100: sides change for good
+    fixed, runs, _ = fix_lr_swaps(turned)
+    assert runs == 0 and np.array_equal(fixed, turned)
+
+
 def test_long_swaps_are_left_alone():
     """A person seen from behind for seconds is not a detector glitch to undo."""
     clean = walker()

@@ -2,7 +2,9 @@
 import json
 
 import numpy as np
+import pytest
 
+from motionbert_cli.angles import joint_angles
 from motionbert_cli.checkpoint import load_model
 from motionbert_cli.export import OutputDir, write_pose3d
 from motionbert_cli.pipeline import Pose3dOptions, lift_people
@@ -44,7 +46,14 @@ def test_lift_people_computes_without_writing(tmp_path):
     with OutputDir(tmp_path / "out") as out:
         write_pose3d(out, m)
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["motion.json", "motion.npz", "person_4.csv", "person_4.trc", "person_9.csv", "person_9.trc"]
+    assert names == ["motion.json", "motion.npz", "person_4.csv", "person_4.trc", "person_4_angles.csv",
+                     "person_4_angles.png", "person_9.csv", "person_9.trc", "person_9_angles.csv",
+                     "person_9_angles.png"]
+    rows = (tmp_path / "out/person_9_angles.csv").read_text().splitlines()
+    assert rows[0].startswith("frame,time_s,knee_flexion_left_deg,knee_flexion_right_deg,") and len(rows) == 61
+    assert rows[1].split(",")[2] == "" and rows[11].split(",")[2] != ""  # unseen frames are empty
+    knee = joint_angles(m.joints3d[1])["knee_flexion_left"][10]
+    assert float(rows[11].split(",")[2]) == pytest.approx(knee, abs=0.01)
     d = np.load(tmp_path / "out/motion.npz")
     np.testing.assert_array_equal(d["joints3d_camera"], m.joints3d_camera)
     assert json.loads((tmp_path / "out/motion.json").read_text())["track_ids"] == [4, 9]
