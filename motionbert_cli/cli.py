@@ -143,7 +143,7 @@ def pose3d(
     precision: Precision = typer.Option(Precision.fp32, "--precision", help="bf16: ~2x faster on GPUs and CPUs with native bf16 (AVX512-BF16, AMX), much slower on others (README)."),
     flip: Flip = True,
     pixel: bool = typer.Option(False, "--pixel", help="Normalise by the frame instead of the person's box and write 3D in pixel units."),
-    render: bool = typer.Option(True, "--render/--no-render", help="Write overlay.mp4 and skeleton3d.mp4."),
+    render: bool = typer.Option(True, "--render/--no-render", help="Write overlay.mp4, skeleton3d.mp4 and the angle plots."),
     focal: Focal = None,
     height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="The person's standing height in metres: sets the metric size and the distance from the camera (default: an average adult, 1.80 m)."),
     smooth: Smooth = typer.Option(Smooth.butterworth, "--smooth", help="Smooth the 3D and the drawn 2D over time, zero-phase, never across gaps (README compares them)."),

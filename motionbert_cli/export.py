@@ -125,8 +125,9 @@ def write_trc(path: Path, joints_cam: np.ndarray, fps: float) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def write_pose3d(outdir: OutputDir, m: Motion3D) -> None:
-    """pose3d's files: motion.npz, motion.json, person_<id>.csv and (in metres) person_<id>.trc."""
+def write_pose3d(outdir: OutputDir, m: Motion3D, plots: bool = True) -> None:
+    """pose3d's files: motion.npz, motion.json, person_<id>.csv, (in metres) person_<id>.trc, and
+    person_<id>_angles.csv with its plot person_<id>_angles.png (plots=False: no plot, ~0.5 s per person)."""
     extra = {"joints3d_pixels": m.joints3d_pixels, "metric_scale": m.metric_scale, "checkpoint": m.checkpoint,
              "lr_swaps_fixed": m.lr_swaps_fixed, "smoothing": m.smoothing}
     if not m.pixel:
@@ -139,7 +140,8 @@ def write_pose3d(outdir: OutputDir, m: Motion3D) -> None:
     for p, tid in enumerate(m.track_ids):
         angles = joint_angles(m.joints3d[p])  # pose3d's axes: y down, so up is -y
         write_angles_csv(outdir.path(f"person_{tid}_angles.csv"), angles, m.fps)
-        plot_angles(outdir.path(f"person_{tid}_angles.png"), angles, m.fps, f"person {tid}")
+        if plots:
+            plot_angles(outdir.path(f"person_{tid}_angles.png"), angles, m.fps, f"person {tid}")
 
 
 def write_angles_csv(path: Path, angles: dict[str, np.ndarray], fps: float) -> None:

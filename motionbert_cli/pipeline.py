@@ -199,7 +199,7 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
         motion = lift_people(model, tracks, sel, info, opts, advance)
         finish()
         t0 = time.perf_counter()
-        write_pose3d(outdir, motion)
+        write_pose3d(outdir, motion, plots=opts.render)  # --no-render: the fast path, no pictures
         stages.timing["write"] = time.perf_counter() - t0
         if opts.render and info.path is not None:
             advance, finish = stages.stage("render", motion.num_frames)
