@@ -259,8 +259,7 @@ def action(
                     timeline.add_column(c, justify="left" if c == "class" else "right")
                 for lab in windows:
                     timeline.add_row(f"{lab.start_s:.1f}", f"{lab.end_s:.1f}", lab.label, f"{lab.score:.3f}")
-                result["windows"] = [{"start_s": lab.start_s, "end_s": lab.end_s, "index": lab.index,
-                                      "label": lab.label, "score": lab.score} for lab in windows]
+                result["windows"] = [asdict(lab) for lab in windows]
     out.print(table)
     if gallery is None and window:
         out.print(timeline)

@@ -65,11 +65,13 @@ class Pose3dOptions:
 
 
 def get_tracks(video_info, keypoints: Path | None, detector: str | None, device: str, imgsz: int, stages: Stages,
-               keypoint_order: str = "auto", fix_lr: bool = True):
+               keypoint_order: str = "auto", fix_lr: bool = True, read: Tracks | None = None):
     """Keypoint tracks for the video: from a keypoint file (COCO/Halpe/H36M order, see `read_keypoints_file`),
     or by detection and tracking (COCO-17); fragments stitched, short left/right swaps undone (fix_lr)."""
 
-    if keypoints is not None:
+    if read is not None:  # the keypoint file, already read by the caller
+        tracks = read
+    elif keypoints is not None:
         tracks = read_keypoints_file(keypoints, video_info.frames if video_info else None, keypoint_order)
     else:
         det = PoseDetector(detector, device=device, imgsz=imgsz)
@@ -84,10 +86,12 @@ def get_tracks(video_info, keypoints: Path | None, detector: str | None, device:
     return fix_swaps(tracks, max_frames=max(8, round(0.5 * fps))) if fix_lr else tracks
 
 
-def find_people(info: VideoInfo, people: PeopleOptions, stages: Stages) -> tuple[Tracks, list[int]]:
-    """The tracks of the video (detected, or read from people.keypoints) and the indices of those to lift."""
+def find_people(info: VideoInfo, people: PeopleOptions, stages: Stages,
+                read: Tracks | None = None) -> tuple[Tracks, list[int]]:
+    """The tracks of the video (detected, or read from people.keypoints unless `read` holds them already) and
+    the indices of those to lift."""
     tracks = get_tracks(info, people.keypoints, people.detector, people.device, people.imgsz, stages,
-                        people.keypoint_order, people.fix_swaps)
+                        people.keypoint_order, people.fix_swaps, read)
     sel = select_tracks(tracks, people.person, people.min_frames)
     torch.set_num_threads(os.cpu_count() or 1)  # in case a detector elsewhere lowered it for the process
     return tracks, sel
@@ -110,7 +114,6 @@ def prepare_person(kpts: np.ndarray, frame_size: tuple[int, int], pixel: bool, l
 
 
 def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
-
     ckpt = checkpoint or default_checkpoint()
     model = load_model(ckpt, task="pose3d", num_heads=heads, device=device)
     if model.cfg.dim_out != 3:
@@ -182,18 +185,19 @@ def smooth_person(y: np.ndarray, h36: np.ndarray, fps: float, opts: Pose3dOption
 def run_pose3d(opts: Pose3dOptions, console) -> Path:
     """`motionbert pose3d`: find the people, lift them, write the files and videos into the output folder."""
     t_start = time.perf_counter()
+    read = None
     if opts.video is not None:
         info = probe(opts.video)
         out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
     else:
-        info = keypoints_only_info(opts)
+        info, read = keypoints_only_info(opts)
         out = opts.out or opts.people.keypoints.with_name(opts.people.keypoints.stem + "_motionbert")
     model = load_pose3d(opts.checkpoint, opts.heads, opts.people.device)  # fail fast, before detection
     if opts.precision == "bf16" and opts.people.device == "cpu" and not cpu_has_native_bf16():
         console.print("note: this CPU has no native bf16 (AVX512-BF16/AMX): --precision bf16 runs several times "
                       "slower than fp32 here")
     with OutputDir(out) as outdir, Stages(console) as stages:
-        tracks, sel = find_people(info, opts.people, stages)
+        tracks, sel = find_people(info, opts.people, stages, read)
         n_windows = sum(count_windows(e - s, model.cfg.maxlen) for s, e in (tracks.span(i) for i in sel))
         advance, finish = stages.stage("lift", n_windows, "windows")
         motion = lift_people(model, tracks, sel, info, opts, advance)
@@ -217,9 +221,10 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
     return Path(out)
 
 
-def keypoints_only_info(opts: Pose3dOptions):
-    """A VideoInfo for a keypoint file lifted without its video: --fps (default 30), --size or the extent of
-    the keypoints (the smallest frame that holds them); path None, so no video is read or written."""
+def keypoints_only_info(opts: Pose3dOptions) -> tuple[VideoInfo, Tracks]:
+    """(VideoInfo, the file's tracks) for a keypoint file lifted without its video: --fps (default 30), --size
+    or the extent of the keypoints (the smallest frame that holds them); path None, so no video is read or
+    written. The tracks are returned so the file is read once."""
     kp_file = opts.people.keypoints
     if kp_file is None:
         raise UserError("give a video, or --keypoints FILE to lift keypoints without one")
@@ -231,4 +236,4 @@ def keypoints_only_info(opts: Pose3dOptions):
         if not len(seen):
             raise UserError(f"{kp_file} holds no confident keypoints to lift")
         w, h = (int(np.ceil(v)) + 1 for v in seen.max(0))
-    return VideoInfo(None, float(opts.fps or 30.0), int(w), int(h), tracks.num_frames)
+    return VideoInfo(None, float(opts.fps or 30.0), int(w), int(h), tracks.num_frames), tracks
