@@ -210,6 +210,17 @@ LR_GROUPS = {
 }
 
 
+def person_height(kpts: np.ndarray) -> float:
+    """A person's height in the image: the median over frames of the vertical extent of their seen keypoints
+    ([T, J, 3] pixels + confidence; 0 = not seen). 0.0 when nothing is seen."""
+    seen = kpts[..., 2] > 0
+    frames = seen.any(-1)
+    if not frames.any():
+        return 0.0
+    ys = np.where(seen, kpts[..., 1], np.nan)[frames]
+    return float(np.median(np.nanmax(ys, 1) - np.nanmin(ys, 1)))
+
+
 def fix_lr_swaps(kpts: np.ndarray, layout: str = "coco", max_frames: int = 15,
                  min_width: float = 0.05) -> tuple[np.ndarray, int, int]:
     """Undo short left/right swaps of a 2D detector in one person's track.
@@ -230,9 +241,7 @@ def fix_lr_swaps(kpts: np.ndarray, layout: str = "coco", max_frames: int = 15,
     out = np.array(kpts, np.float32, copy=True)
     T = out.shape[0]
     seen = out[..., 2] > 0
-    frames = seen.any(-1)
-    ys = np.where(seen, out[..., 1], np.nan)[frames]
-    height = float(np.median(np.nanmax(ys, 1) - np.nanmin(ys, 1))) if frames.any() else 0.0
+    height = person_height(out)
     if height <= 0 or T < 3:
         return out, 0, 0
     n_runs = n_frames = 0

@@ -21,7 +21,7 @@ from .export import OutputDir, write_pose3d
 from .fileio import write_json_atomic
 from .filters import smooth
 from .keypoint_files import read_keypoints_file
-from .keypoints import apply_crop, crop_box, fill_gaps, pixel_denormalise, pixel_normalise, to_h36m
+from .keypoints import apply_crop, crop_box, fill_gaps, person_height, pixel_denormalise, pixel_normalise, to_h36m
 from .lift import count_windows, cpu_has_native_bf16, lift_sequence
 from .progress import Stages
 from .render import render_pose3d_videos
@@ -171,9 +171,8 @@ def smooth_person(y: np.ndarray, h36: np.ndarray, fps: float, opts: Pose3dOption
     smoothed alike over time (zero-phase, within each run of frames the person is seen)."""
     seen = h36[..., 2] > 0
     xy = np.where(seen[..., None], h36[..., :2], np.nan)
-    with np.errstate(all="ignore"):
-        height = float(np.nanmedian(np.nanmax(xy[..., 1], 1) - np.nanmin(xy[..., 1], 1)))
-    kw = dict(scale=height if np.isfinite(height) and height > 0 else 1.0, beta=opts.beta)
+    height = person_height(h36)
+    kw = dict(scale=height if height > 0 else 1.0, beta=opts.beta)
     if opts.cutoff:
         kw["cutoff" if opts.smooth == "butterworth" else "min_cutoff"] = opts.cutoff
     y = smooth(y, opts.smooth, fps, **kw).astype(np.float32)
