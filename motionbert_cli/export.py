@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .angles import joint_angles
+from .bvh import write_bvh
 from .errors import UserError
 from .fileio import json_value
 from .keypoints import H36M_JOINTS
@@ -126,17 +127,20 @@ def write_trc(path: Path, joints_cam: np.ndarray, fps: float) -> None:
 
 
 def write_pose3d(outdir: OutputDir, m: Motion3D, plots: bool = True) -> None:
-    """pose3d's files: motion.npz, motion.json, person_<id>.csv, (in metres) person_<id>.trc, and
+    """pose3d's files: motion.npz, motion.json, person_<id>.csv, (in metres) person_<id>.trc and .bvh, and
     person_<id>_angles.csv with its plot person_<id>_angles.png (plots=False: no plot, ~0.5 s per person)."""
     extra = {"joints3d_pixels": m.joints3d_pixels, "metric_scale": m.metric_scale, "checkpoint": m.checkpoint,
              "lr_swaps_fixed": m.lr_swaps_fixed, "smoothing": m.smoothing}
     if not m.pixel:
-        extra.update(joints3d_camera=m.joints3d_camera, focal_length=np.float32(m.focal_length))
-    write_motion(outdir, joints3d=m.joints3d, keypoints2d=m.keypoints2d, track_ids=m.track_ids, fps=m.fps,
-                 frame_size=m.frame_size, units=m.units, extra=extra)
-    if not m.pixel:  # markers for OpenSim / Pose2Sim, placed in the scene
+        # markers for OpenSim / Pose2Sim and an animation for Blender & co, both placed in the scene
+        floors = []
         for p, tid in enumerate(m.track_ids):
             write_trc(outdir.path(f"person_{tid}.trc"), m.joints3d_camera[p], m.fps)
+            floors.append(write_bvh(outdir.path(f"person_{tid}.bvh"), m.joints3d_camera[p], m.fps).floor)
+        extra.update(joints3d_camera=m.joints3d_camera, focal_length=np.float32(m.focal_length),
+                     bvh_floor_m=np.asarray(floors, np.float32))
+    write_motion(outdir, joints3d=m.joints3d, keypoints2d=m.keypoints2d, track_ids=m.track_ids, fps=m.fps,
+                 frame_size=m.frame_size, units=m.units, extra=extra)
     for p, tid in enumerate(m.track_ids):
         angles = joint_angles(m.joints3d[p])  # pose3d's axes: y down, so up is -y
         write_angles_csv(outdir.path(f"person_{tid}_angles.csv"), angles, m.fps)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES, VIDEOS, need, run_cli
+from motionbert_cli.mocap import read_bvh_positions
 
 pytestmark = pytest.mark.slow
 
@@ -71,6 +72,16 @@ def test_single_person_outputs(single):
     assert int(rows[k][0]) == k  # the same frame numbers as the CSV and the npz
     vals = np.array(rows[k][2:], float).reshape(17, 3)
     np.testing.assert_allclose(vals, d["joints3d_camera"][0, k] * [1, -1, -1], atol=1e-4)
+    # a BVH animation: all 100 frames at the video's rate, on the TRC's axes lifted by bvh_floor_m, its
+    # pelvis exactly on the 3D and its other joints within a fixed-length skeleton's reach
+    pos, bvh_fps = read_bvh_positions(single / f"person_{tid}.bvh")
+    assert bvh_fps == pytest.approx(60, rel=1e-4) and pos["Hips"].shape == (100, 3)
+    lift = np.array([0, float(d["bvh_floor_m"][0]), 0])
+    np.testing.assert_allclose(pos["Hips"][k], vals[0] + lift, atol=1e-4)
+    assert abs(pos["LeftFoot"][present, 1].min()) < 0.15  # feet on the floor
+    for name, j in (("LeftLeg", 5), ("RightArm", 14), ("Head", 10)):
+        err = np.linalg.norm(pos[name][present] - (d["joints3d_camera"][0, present, j] * [1, -1, -1] + lift), axis=-1)
+        assert np.median(err) < 0.08, (name, np.median(err))
 
     def reject(c):
         raise ValueError(f"motion.json holds {c}, which is not JSON")
