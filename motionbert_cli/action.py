@@ -28,9 +28,13 @@ VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 KEYPOINT_EXTS = {".json", ".npy", ".npz"}
 
 
-def class_names(num_classes: int, labels_file: str | Path | None = None) -> list[str]:
-    """NTU-60 or NTU-120 names by class count, or one name per line from `labels_file`."""
-    if labels_file:
+def class_names(num_classes: int, labels_file: str | Path | None = None,
+                saved: list[str] | None = None) -> list[str]:
+    """One name per line from `labels_file`, else the names the checkpoint carries (`train action`), else
+    NTU-60 or NTU-120 names by class count."""
+    if saved and not labels_file:
+        names = list(saved)
+    elif labels_file:
         p = Path(labels_file)
         if not p.is_file():
             raise UserError(f"labels file not found: {p}")
@@ -50,11 +54,13 @@ def resample_indices(n: int, target: int) -> np.ndarray:
 
 
 def prepare_ntu(kpts: list[np.ndarray], frame_size: tuple[int, int], n_frames: int = 243,
-                layout: str = "coco") -> np.ndarray:
+                layout: str = "coco", official_conf: bool = True) -> np.ndarray:
     """People's keypoints (each [T, 17|26, 3] pixels + confidence in `layout` order, most prominent first)
     -> [2, n_frames, 17, 3].
 
-    At most two people are used, as in NTU RGB+D.
+    At most two people are used, as in NTU RGB+D. official_conf: keep the official quirk (COCO-ordered
+    confidences beside H36M-ordered coordinates) that official checkpoints expect; False (our own trained
+    action models) converts the confidences with the coordinates.
     """
     w, h = frame_size
     people = []
@@ -68,13 +74,49 @@ def prepare_ntu(kpts: list[np.ndarray], frame_size: tuple[int, int], n_frames: i
             conf = halpe_to_h36m(k[None, ..., 2:])[0]
         else:
             xy = coco_to_h36m(xy[None])[0]
-            conf = k[..., 2:]                          # COCO order, as the official pipeline does
+            # COCO order, as the official pipeline does (or converted, for models trained that way)
+            conf = k[..., 2:] if official_conf else coco_to_h36m(k[None, ..., 2:])[0]
         people.append(np.concatenate([xy, conf], -1))
     motion = np.stack(people)                          # [M, T, 17, 3]
     motion = motion[:, resample_indices(motion.shape[1], n_frames)]
     if motion.shape[0] == 1:
         motion = np.concatenate([motion, np.zeros_like(motion)], 0)
     return crop_scale(motion).astype(np.float32)
+
+
+WINDOW_FPS = 30.0   # our action models see clips at this frame rate (the Bandai mocap's)
+
+
+def prepare_windows(kpts: np.ndarray, frame_size: tuple[int, int], fps: float, window: int,
+                    layout: str = "coco", max_windows: int = 8) -> np.ndarray:
+    """One person's keypoints [T, 17|26, 3] (pixels + confidence in `layout` order) -> [K, window, 17, 3],
+    the input of our own action models (`train action`): the clip at 30 fps, cut into K <= max_windows
+    windows of `window` frames spread evenly over it (overlapping when few), normalised as NTU inputs are
+    (image's longer side, then one crop_scale box over the whole clip, confidences in H36M order).
+
+    The model treats the K windows as the person dimension M, so its pooling averages the motion
+    representation over every window: the whole clip is seen at its real speed, however long it is.
+    Clips shorter than a window are stretched to one (as NTU's resampling does)."""
+    k = np.asarray(kpts, np.float64)
+    seen = np.flatnonzero((k[..., 2] > 0).any(-1))
+    if len(seen):  # from the first to the last frame the person is seen
+        k = k[seen[0]:seen[-1] + 1]
+    w, h = frame_size
+    xy = k[..., :2] / max(w, h) * 2 - 1
+    if layout == "h36m" and k.shape[-2] == 17:
+        x = np.concatenate([xy, k[..., 2:]], -1)
+    elif k.shape[-2] == 26:
+        x = np.concatenate([halpe_to_h36m(xy[None])[0], halpe_to_h36m(k[None, ..., 2:])[0]], -1)
+    else:
+        x = np.concatenate([coco_to_h36m(xy[None])[0], coco_to_h36m(k[None, ..., 2:])[0]], -1)
+    n = max(1, int(round(len(x) * WINDOW_FPS / fps)))
+    x = x[np.minimum(np.round(np.arange(n) * fps / WINDOW_FPS).astype(int), len(x) - 1)]
+    if len(x) < window:
+        x = x[resample_indices(len(x), window)]
+    x = crop_scale(x)
+    count = min(max_windows, int(np.ceil(len(x) / window)))
+    starts = np.round(np.linspace(0, len(x) - window, count)).astype(int)
+    return np.stack([x[s:s + window] for s in starts]).astype(np.float32)
 
 
 @dataclass
@@ -235,15 +277,45 @@ def match_gallery(model, ck: ClipKeypoints, names: list[str], files: list[str], 
     return sorted(best.values(), key=lambda m: -m.similarity)[:top_k]
 
 
+def official_prep(model) -> bool:
+    """Whether the model wants the official NTU input quirk (see prepare_ntu); ours say otherwise in meta."""
+    return getattr(model, "meta", {}).get("conf_order") != "h36m"
+
+
+def windowed(model) -> bool:
+    """Models trained on `prepare_windows` inputs (ours, from `train action`)."""
+    return getattr(model, "meta", {}).get("input") == "windows"
+
+
+def single_person(model) -> bool:
+    """Models trained on one person at a time (ours) score each person of a clip on their own."""
+    return getattr(model, "meta", {}).get("persons") == "single"
+
+
+def _scores(model, people: list[np.ndarray], ck: ClipKeypoints, device: str) -> np.ndarray:
+    """Class scores [classes] for people's keypoints: one input with both people (official NTU models), or
+    each person alone and the most confident person's scores (single-person models)."""
+    T = min(243, model.cfg.maxlen)
+    off = official_prep(model)
+    if windowed(model):  # ours: each person alone, the clip in windows at 30 fps; the more confident person
+        sc = np.stack([classify(model, prepare_windows(k, ck.frame_size, ck.fps, T, ck.layout)[None], device)[0]
+                       for k in people[:2]])
+        return sc[int(np.argmax(sc.max(1)))]
+    if not single_person(model):
+        return classify(model, prepare_ntu(people, ck.frame_size, T, ck.layout, off)[None], device)[0]
+    x = np.stack([prepare_ntu([k], ck.frame_size, T, ck.layout, off) for k in people[:2]])
+    sc = classify(model, x, device)
+    return sc[int(np.argmax(sc.max(1)))]
+
+
 def classify_clip(model, ck: ClipKeypoints, names: list[str], device: str, top_k: int,
                   window_s: float | None = None) -> tuple[list[Label], list[Label]]:
     """(top-k labels of the whole clip, the best label of each successive `window_s` window or [])."""
-    scores = classify(model, prepare_ntu(ck.kpts, ck.frame_size, layout=ck.layout)[None], device)[0]
+    scores = _scores(model, ck.kpts, ck, device)
     top = [Label(int(i), names[i], float(scores[i])) for i in np.argsort(scores)[::-1][:top_k]]
     timeline = []
     for s, e, people in (window_clips(ck, window_s) if window_s else []):
-        sc = classify(model, prepare_ntu(people, ck.frame_size, layout=ck.layout)[None], device)[0]
+        sc = _scores(model, people, ck, device)
         i = int(np.argmax(sc))
         timeline.append(Label(i, names[i], float(sc[i]), s, e))
     return top, timeline
-

@@ -24,16 +24,18 @@ from .smpl import SMPL_HELP, SMPLLayer, load_smpl_files
 # models/ beside the package (editable installs and source checkouts).
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_POSE3D = "motionbert_cpu_pose3d.bin"
+DEFAULT_ACTION = "motionbert_cpu_action.bin"   # everyday actions, trained from the Bandai mocap (model card)
 OFFICIAL_HELP = ("official MotionBERT weights: https://github.com/Walter0807/MotionBERT#model-zoo "
                  "(e.g. FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin)")
 
 
-def default_checkpoint() -> Path:
-    """The pose3d model shipped with the package (models/ in the source tree)."""
-    p = MODELS_DIR / DEFAULT_POSE3D
+def default_checkpoint(task: str = "pose3d") -> Path:
+    """The model shipped with the package for `task` ('pose3d' or 'action'; models/ in the source tree)."""
+    name = DEFAULT_ACTION if task == "action" else DEFAULT_POSE3D
+    p = MODELS_DIR / name
     if p.is_file():
         return p
-    raise CheckpointError(f"no --checkpoint given and the default model {DEFAULT_POSE3D} is not installed; "
+    raise CheckpointError(f"no --checkpoint given and the default model {name} is not installed; "
                           f"reinstall motionbert-cli or pass --checkpoint ({OFFICIAL_HELP})")
 
 
