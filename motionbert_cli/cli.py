@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -184,7 +186,7 @@ def _parse_size(size: str | None) -> tuple[int, int] | None:
 @app.command()
 def action(
     clip: Path = typer.Argument(..., help="Video (or keypoint file) to recognise."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Action checkpoint (official NTU-60/120 or ours). With --gallery any model works (default there: the shipped pose model)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Action checkpoint: official NTU-60/120 or from `train action` (default: the shipped everyday-action model). With --gallery any model works (default there: the shipped pose model)."),
     heads: Heads = None,
     top_k: int = typer.Option(5, "--top-k", min=1, help="How many classes to show."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the scores as JSON."),
@@ -196,7 +198,11 @@ def action(
     imgsz: Imgsz = 640,
     device: DeviceOpt = Device.auto,
 ):
-    """Recognise the action in CLIP (NTU RGB+D classes), or match it against your own examples (--gallery)."""
+    """Recognise the action in CLIP, or match it against your own examples (--gallery).
+
+    Without --checkpoint: the shipped everyday-action model (walk, run, wave, bow...; models/README_action.md).
+    With an official NTU-60/120 checkpoint: NTU RGB+D classes; with one from `train action`: its classes.
+    Single-person models score each of the two most prominent people alone and report the more confident."""
     import time
     from dataclasses import asdict
 
@@ -212,11 +218,7 @@ def action(
     err = _console()
     t0 = time.perf_counter()
     if gallery is None:
-        if checkpoint is None:
-            raise UserError("classification needs an NTU action checkpoint: pass --checkpoint (official: "
-                            "https://github.com/Walter0807/MotionBERT#model-zoo), or use --gallery DIR to match "
-                            "against your own example clips with the shipped model")
-        model = load_model(checkpoint, num_heads=heads, device=dev)
+        model = load_model(checkpoint or default_checkpoint("action"), num_heads=heads, device=dev)
         if model.task != "action":
             raise UserError(f"{checkpoint} is a {model.task} model, not an action classifier; use it for "
                             f"one-shot matching with --gallery DIR, or pass an action checkpoint")
@@ -244,13 +246,14 @@ def action(
             result["matches"] = [asdict(m) for m in ranked]
             result["prediction"] = ranked[0].action
         else:
-            cls = act.class_names(model.head_cfg.num_classes, labels)
+            cls = act.class_names(model.head_cfg.num_classes, labels, model.meta.get("classes"))
             top, windows = act.classify_clip(model, ck, cls, dev, top_k, window)
             table = Table(title=f"{clip.name}: top-{top_k} of {len(cls)} classes")
             for c in ("rank", "class", "score"):
                 table.add_column(c, justify="left" if c == "class" else "right")
             for r, lab in enumerate(top, 1):
-                table.add_row(str(r), f"A{lab.index + 1:03d} {lab.label}", f"{lab.score:.3f}")
+                ntu = "classes" not in model.meta  # NTU models: show the dataset's action numbers
+                table.add_row(str(r), f"A{lab.index + 1:03d} {lab.label}" if ntu else lab.label, f"{lab.score:.3f}")
             result["top_k"] = [{"index": lab.index, "label": lab.label, "score": lab.score} for lab in top]
             result["prediction"] = top[0].label
             if window:
@@ -267,6 +270,42 @@ def action(
     if json_out:
         write_json_atomic(json_out, result)
     err.print(f"done in {result['seconds']:.1f} s")
+
+
+# ------------------------------------------------------------------------------------------------- live
+
+@app.command()
+def live(
+    source: str = typer.Argument(..., help="Camera index (0, 1...), stream URL (rtsp://, http://...) or a video file, played at its own speed."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: live_<date-time> in the current folder)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint: official MotionBERT .bin or ours (default: the shipped model)."),
+    heads: Heads = None,
+    detector: Detector = None,
+    imgsz: Imgsz = 640,
+    device: DeviceOpt = Device.auto,
+    realtime: bool = typer.Option(True, "--realtime/--every-frame", help="Files: play at their own speed and drop frames when behind (as a camera would), or process every frame."),
+    preview: Optional[bool] = typer.Option(None, "--preview/--no-preview", help="Show the video with the 2D skeletons (default: when a display is present). q or Esc stops."),
+    seconds: Optional[float] = typer.Option(None, "--seconds", min=0.1, help="Stop after this many seconds."),
+    person: Person = "auto",
+    min_frames: MinFrames = 10,
+    flip: Flip = True,
+    min_cutoff: float = typer.Option(1.0, "--cutoff", min=0.01, help="Causal one-euro smoothing: cutoff at rest, Hz."),
+    beta: float = typer.Option(5.0, "--beta", min=0.0, help="Causal one-euro: cutoff rise per body height per second."),
+):
+    """3D joints from a camera, a stream or a file as it plays: causal windows (the newest frame is always
+    the last one the network sees), frames dropped rather than falling behind, latency reported.
+
+    When the stream ends or stalls, or on Ctrl-C / SIGTERM, the same files as pose3d (motion.npz/.json, CSV,
+    TRC, BVH, angles) are written for the frames processed, plus live.jsonl (one line per processed frame,
+    written as it goes) and timing_live.json."""
+    from .live import LiveOptions, run_live
+
+    if out is None:
+        out = Path(time.strftime("live_%Y%m%d-%H%M%S"))
+    opts = LiveOptions(source=source, out=out, checkpoint=checkpoint, heads=heads, detector=detector, imgsz=imgsz,
+                       device=_resolve_device(device), realtime=realtime, preview=preview, flip=flip,
+                       seconds=seconds, min_cutoff=min_cutoff, beta=beta, person=person, min_frames=min_frames)
+    run_live(opts, _console())
 
 
 # ------------------------------------------------------------------------------------------------- mesh
@@ -389,6 +428,60 @@ def train_pose3d_cmd(
         console.print(f"best checkpoint: {best}")
 
 
+@train_app.command("action")
+def train_action_cmd(
+    data: Path = typer.Option(..., "--data", help="Folder of examples, one sub-folder per class: DATA/<class>/<videos, keypoint files or 3D motion (.npz, .bvh)>."),
+    out: Path = typer.Option(..., "--out", help="Folder for action.bin (carries the class names) and report.json."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Backbone to start from: any pose3d, action or mesh checkpoint, official or ours (default: the shipped lifter)."),
+    val_dir: Optional[Path] = typer.Option(None, "--val-dir", help="Validation examples laid out like --data (default: hold out --val-split of each class's files)."),
+    val_split: float = typer.Option(0.2, "--val-split", min=0.0, max=0.9, help="Share of each class's files held out for validation when no --val-dir is given."),
+    finetune_backbone: bool = typer.Option(False, "--finetune-backbone", help="Train the backbone too (slower; for many examples). Default: only the head learns, on features computed once."),
+    steps: int = typer.Option(1500, "--steps", min=1, help="Head updates (frozen backbone: seconds on a CPU)."),
+    epochs: int = typer.Option(10, "--epochs", min=1, help="With --finetune-backbone: passes over fresh views of every class."),
+    views: int = typer.Option(300, "--views", min=1, help="Augmented views per class (random stretches, cameras for 3D, mirroring), spread over its files."),
+    lr: float = typer.Option(1e-3, "--lr", min=0.0, help="Peak learning rate (cosine decay)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the split, views and initialisation."),
+    heads: Heads = None,
+    detector: Detector = None,
+    imgsz: Imgsz = 640,
+    device: DeviceOpt = Device.auto,
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores)."),
+):
+    """Train an action classifier on your own classes, on top of a MotionBERT backbone.
+
+    The checkpoint works with `motionbert action -c OUT/action.bin clip.mp4`."""
+    import torch
+    from rich.table import Table
+
+    from .action_train import ActionTrainConfig, train_action
+    from .progress import Stages
+
+    _threads()
+    if threads:
+        torch.set_num_threads(threads)
+    cfg = ActionTrainConfig(steps=steps, epochs=epochs, views=views, lr=lr, val_split=val_split,
+                            finetune_backbone=finetune_backbone, seed=seed)
+    console = _console()
+    dev = _resolve_device(device)
+    with Stages(console) as stages:
+        rep = train_action(data, out, cfg, init=init, val_dir=val_dir, heads=heads, detector=detector,
+                           device=dev, imgsz=imgsz, stages=stages,
+                           log=lambda m: console.print(m, markup=False, highlight=False))
+    from rich.console import Console
+
+    out_console = Console()  # the result goes to stdout, progress and logs to stderr
+    if rep.confusion is not None:
+        out_console.print(f"validation accuracy {rep.val_accuracy:.3f} on {rep.val_files} files")
+        table = Table(title="confusion (rows: true class, columns: predicted)")
+        table.add_column("class")
+        for i in range(len(rep.classes)):
+            table.add_column(str(i + 1), justify="right")
+        for i, (name, row) in enumerate(zip(rep.classes, rep.confusion)):
+            table.add_row(f"{i + 1} {name}", *[str(v) for v in row])
+        out_console.print(table)
+    console.print(f"[green]wrote[/] {Path(out) / 'action.bin'} and report.json ({rep.seconds:.0f} s)")
+
+
 # ------------------------------------------------------------------------------------------------- eval
 
 @eval_app.command("pose3d")
@@ -443,8 +536,14 @@ def _prepare_process() -> None:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 
+def _sigterm(signum, frame):
+    # SIGTERM unwinds like Ctrl-C: output staging folders are removed (or, for live, the files completed)
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     _prepare_process()
+    signal.signal(signal.SIGTERM, _sigterm)
     try:
         app(prog_name="motionbert")  # also under `python -m motionbert_cli`
     except UserError as e:

@@ -100,3 +100,36 @@ def smooth(x: np.ndarray, method: str, fps: float, causal: bool = False, scale: 
     if method == "one-euro":
         return one_euro(x, fps, min_cutoff=min_cutoff, beta=beta, scale=scale, causal=causal)
     raise ValueError(f"smoothing must be one of {METHODS}, got {method!r}")
+
+
+class OneEuroStream:
+    """The causal one-euro filter one sample at a time (live input): `f(x, t)` takes the value x (any
+    shape) at frame t and returns it filtered. Frames may be skipped (dropped by a slow machine): the step
+    uses the real time since the last sample; after a gap longer than `reset_s` it starts afresh. On
+    consecutive frames it equals `one_euro(..., causal=True)`."""
+
+    def __init__(self, fps: float, min_cutoff: float = 1.0, beta: float = 5.0, scale: float = 1.0,
+                 d_cutoff: float = 1.0, reset_s: float = 0.5):
+        self.fps, self.min_cutoff, self.beta, self.scale, self.d_cutoff = fps, min_cutoff, beta, scale, d_cutoff
+        self.reset_frames = max(1, round(reset_s * fps))
+        self.prev = self.dprev = None
+        self.t = None
+
+    @staticmethod
+    def _alpha(cutoff, dt):
+        tau = 1.0 / (2 * np.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def __call__(self, x: np.ndarray, t: int) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        if self.prev is None or not np.isfinite(self.prev).all() or t - self.t > self.reset_frames:
+            self.prev, self.dprev, self.t = x.copy(), np.zeros_like(x), t
+            return x.copy()
+        dt = max(t - self.t, 1) / self.fps
+        d = (x - self.prev) / dt / self.scale
+        a_d = self._alpha(self.d_cutoff, dt)
+        self.dprev = a_d * d + (1 - a_d) * self.dprev
+        a = self._alpha(self.min_cutoff + self.beta * np.abs(self.dprev), dt)
+        self.prev = a * x + (1 - a) * self.prev
+        self.t = t
+        return self.prev.copy()

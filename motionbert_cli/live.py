@@ -1,0 +1,339 @@
+"""`motionbert live`: 3D joints from a camera, a stream or a file played at its own speed, as frames arrive.
+
+A capture thread reads frames at the source's pace and keeps only the newest; the main loop detects, tracks
+and lifts whatever frame is newest when it is free, so a slow machine drops frames (counted) instead of
+falling behind. Lifting is causal: each person's window ends at the newest frame (the network sees only the
+past) and a causal one-euro filter smooths the 3D. When the stream ends, stalls, or on Ctrl-C / SIGTERM, the
+same files as `pose3d` are written for the frames processed (dropped frames are gaps).
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .camera import camera_joints, default_intrinsics, limbs_for_height, metric_scale, smoothing_frames
+from .errors import UserError
+from .export import OutputDir, write_pose3d
+from .filters import OneEuroStream
+from .keypoints import apply_crop, coco_to_h36m, crop_box, flip_h36m, person_height
+from .lift import _to_pixels
+from .results import Motion3D
+from .tracks import Tracks, select_tracks
+
+
+@dataclass
+class LiveOptions:
+    source: str                       # camera index ("0"), stream URL or video file
+    out: Path
+    checkpoint: Path | None = None
+    heads: int | None = None
+    detector: str | None = None
+    imgsz: int = 640
+    device: str = "cpu"
+    realtime: bool = True             # files: play at their own speed, dropping frames when behind
+    preview: bool | None = None       # None: when a display is present
+    flip: bool = True
+    max_people: int = 4               # people lifted per frame (the most visible)
+    person: str = "auto"              # whose files are written: as pose3d's --person (auto: the most visible)
+    min_frames: int = 10              # ...with --person all: people processed in fewer frames are left out
+    seconds: float | None = None      # stop after this long
+    stall_s: float = 5.0              # a stream that sends nothing this long has ended
+    min_cutoff: float = 1.0           # causal one-euro: Hz at rest
+    beta: float = 5.0                 # ...its rise with speed (per body height per second)
+
+
+@dataclass
+class Frame:
+    index: int            # the source's frame number (0-based)
+    captured: float       # time.perf_counter() when it was read
+    image: np.ndarray
+
+
+class FrameSource:
+    """Reads a source on a thread. `latest()` returns the newest unread frame (older unread ones are dropped
+    and counted), or None when the source has ended. With realtime=False every frame is delivered."""
+
+    def __init__(self, source: str, realtime: bool = True, stall_s: float = 5.0):
+        import cv2
+
+        self.is_file = Path(source).is_file()  # a named pipe exists but is read as a stream
+        if not Path(source).exists() and not source.isdigit() and "://" not in source:
+            raise UserError(f"live source not found: {source} (give a camera index such as 0, a stream URL "
+                            f"such as rtsp://..., or a video file)")
+        self.cap = cv2.VideoCapture(int(source) if source.isdigit() else source)
+        if not self.cap.isOpened():
+            raise UserError(f"cannot open {source} as a camera, stream or video (check the index, URL or file)")
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and np.isfinite(fps) and 1 <= fps <= 240 else 30.0
+        self.realtime = realtime or not self.is_file  # cameras and streams come in real time anyway
+        self.stall_s = stall_s
+        self.dropped = 0
+        self.read_count = 0
+        self.stalled = False
+        self._slot: queue.Queue = queue.Queue(maxsize=1 if self.realtime else 8)
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        t0 = time.perf_counter()
+        i = 0
+        try:
+            while not self._stop.is_set():
+                ok, img = self.cap.read()
+                if not ok or img is None:
+                    break
+                now = time.perf_counter()
+                if self.is_file and self.realtime:  # a file played as a stream: frame i is due at i / fps
+                    due = t0 + i / self.fps
+                    if due > now:
+                        time.sleep(due - now)
+                        now = time.perf_counter()
+                f = Frame(i, now, img)
+                i += 1
+                self.read_count = i
+                if self.realtime:
+                    try:
+                        self._slot.put_nowait(f)
+                    except queue.Full:  # the consumer is behind: replace the unread frame
+                        try:
+                            self._slot.get_nowait()
+                            self.dropped += 1
+                        except queue.Empty:
+                            pass
+                        self._slot.put_nowait(f)
+                else:
+                    while not self._stop.is_set():
+                        try:
+                            self._slot.put(f, timeout=0.2)
+                            break
+                        except queue.Full:
+                            continue
+        finally:
+            self._done.set()
+
+    def latest(self) -> Frame | None:
+        waited = 0.0
+        while True:
+            try:
+                return self._slot.get(timeout=0.1)
+            except queue.Empty:
+                if self._done.is_set() and self._slot.empty():
+                    return None
+                waited += 0.1
+                if waited >= self.stall_s:  # a stream that stalls is treated as ended
+                    self.stalled = True
+                    return None
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.cap.release()
+
+
+@dataclass
+class PersonState:
+    """One tracked person: the recent 2D (H36M pixels) for the causal window and the per-frame results."""
+
+    window: int
+    frames: deque = field(default_factory=deque)      # source frame indices of the window
+    kpts: deque = field(default_factory=deque)        # [17, 3] H36M pixels + confidence
+    filt: OneEuroStream | None = None
+    out: dict = field(default_factory=dict)           # frame index -> (kp2d [17, 3], pix3d [17, 3], box [4])
+
+    def push(self, t: int, kp: np.ndarray) -> None:
+        self.frames.append(t)
+        self.kpts.append(kp)
+        while len(self.frames) > self.window:
+            self.frames.popleft()
+            self.kpts.popleft()
+
+
+@torch.no_grad()
+def lift_newest(model, windows: list[np.ndarray], flip: bool) -> list[np.ndarray | None]:
+    """Causal lifting: for each window [W, 17, 3] (pixels, newest frame last) the 3D [17, 3] of its newest
+    frame in pixels (x, y) and pixel-scaled depth, or None when it has too few confident joints."""
+    boxes = [crop_box(w) for w in windows]
+    outs: list[np.ndarray | None] = [None] * len(windows)
+    by_len: dict[int, list[int]] = {}
+    for k, (w, b) in enumerate(zip(windows, boxes)):
+        if b is not None:
+            by_len.setdefault(len(w), []).append(k)
+    device = next(model.parameters()).device
+    for _, ks in by_len.items():  # people with windows of one length go through the network together
+        x = torch.from_numpy(np.stack([apply_crop(windows[k], boxes[k]) for k in ks]).astype(np.float32)).to(device)
+        y = model(x)
+        if flip:
+            y = (y + flip_h36m(model(flip_h36m(x)))) / 2
+        y = y[:, -1].float().cpu().numpy()
+        for k, yk in zip(ks, y):
+            outs[k] = _to_pixels(yk, boxes[k])
+    return outs
+
+
+def has_display() -> bool:
+    return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def run_live(opts: LiveOptions, console) -> Path:
+    """Run until the source ends, stalls, `opts.seconds` pass, or Ctrl-C / SIGTERM; then write the files."""
+    from .detect import PoseDetector
+    from .pipeline import load_pose3d
+
+    model = load_pose3d(opts.checkpoint, opts.heads, opts.device)
+    det = PoseDetector(opts.detector, device=opts.device, imgsz=opts.imgsz)
+    # warm both networks up before the clock starts: first calls are slow (allocation, Ultralytics' setup)
+    det(np.zeros((480, 640, 3), np.uint8))
+    lift_newest(model, [np.tile(np.array([[100.0, 100.0, 1.0]], np.float32), (8, 17, 1)) +
+                        np.random.default_rng(0).normal(0, 20, (8, 17, 3)).astype(np.float32) * [1, 1, 0]], opts.flip)
+    src = FrameSource(opts.source, opts.realtime, opts.stall_s)
+    preview = has_display() if opts.preview is None else opts.preview
+    if preview and not has_display():
+        src.close()
+        raise UserError("--preview needs a display (none found: DISPLAY is not set); run without it")
+    people: dict[int, PersonState] = {}
+    latencies: list[float] = []
+    size = None
+    processed = 0
+    last_index = -1
+    t_start = time.perf_counter()
+    interrupted = None
+    time_up = False
+    outdir = OutputDir(opts.out)
+    stream = open(outdir.path("live.jsonl"), "w")
+    console.print(f"live: {opts.source} at {src.fps:g} fps; the newest 3D goes to {outdir.path('live.jsonl')} as "
+                  f"it comes; all files land in {opts.out} when the stream ends or on Ctrl-C")
+    try:
+        while True:
+            if opts.seconds is not None and time.perf_counter() - t_start >= opts.seconds:
+                time_up = True
+                break
+            f = src.latest()
+            if f is None:
+                break
+            size = (f.image.shape[1], f.image.shape[0])
+            ids, kp, boxes = det(f.image)
+            order = np.argsort([-(k[:, 2] > 0.3).sum() for k in kp])[:opts.max_people]
+            active, active_boxes = [], []
+            for n in order:
+                tid = int(ids[n])
+                st = people.setdefault(tid, PersonState(model.cfg.maxlen))
+                h36 = coco_to_h36m(kp[n][None])[0].astype(np.float32)
+                st.push(f.index, h36)
+                active.append((tid, st))
+                active_boxes.append(boxes[n])
+            ys = lift_newest(model, [np.stack(st.kpts) for _, st in active], opts.flip) if active else []
+            record = {"frame": f.index, "time_s": round(f.index / src.fps, 4), "people": {}}
+            for (tid, st), y, box in zip(active, ys, active_boxes):
+                if y is None:
+                    continue
+                if st.filt is None:
+                    st.filt = OneEuroStream(src.fps, opts.min_cutoff, opts.beta, max(person_height(st.kpts[-1][None]), 1.0))
+                y = st.filt(y, f.index)
+                st.out[f.index] = (st.kpts[-1], y.astype(np.float32), box)
+                record["people"][tid] = np.round(y, 2).tolist()
+            done = time.perf_counter()
+            latencies.append(done - f.captured)
+            record["latency_ms"] = round(1000 * latencies[-1], 1)
+            stream.write(json.dumps(record) + "\n")
+            stream.flush()
+            processed += 1
+            last_index = f.index
+            if preview:
+                if _show(f.image, active, src, latencies[-1]):
+                    break
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM turned into it by the CLI
+        interrupted = e
+    finally:
+        src.close()
+        stream.close()
+        if preview:
+            import cv2
+            cv2.destroyAllWindows()
+    try:
+        if processed == 0 or not any(st.out for st in people.values()):
+            raise UserError(f"no person was seen in {opts.source} ({processed} frames processed): check that "
+                            f"people are visible, or try --imgsz 960")
+        motion = _assemble(people, last_index + 1, src.fps, size, str(model.source), opts.person, opts.min_frames)
+        write_pose3d(outdir, motion, plots=False)
+        lat = np.array(latencies) * 1000
+        summary = {"source": opts.source, "fps": src.fps, "frames_read": src.read_count, "frames_processed": processed,
+                   "frames_dropped": src.read_count - processed, "stalled": src.stalled,
+                   "interrupted": interrupted is not None, "seconds": round(time.perf_counter() - t_start, 2),
+                   "latency_ms_median": round(float(np.median(lat)), 1),
+                   "latency_ms_p90": round(float(np.percentile(lat, 90)), 1),
+                   "processed_fps": round(processed / max(time.perf_counter() - t_start, 1e-6), 2)}
+        with open(outdir.path("timing_live.json"), "w") as fh:
+            json.dump(summary, fh, indent=1)
+        outdir.commit()
+    except BaseException:
+        outdir.abort()
+        raise
+    why = ("interrupted" if interrupted is not None else "time limit" if time_up
+           else "stream stalled" if src.stalled else "stream ended")
+    console.print(f"[green]wrote[/] {opts.out} ({why}): {processed} of {src.read_count} frames processed, "
+                  f"{summary['frames_dropped']} dropped to keep up; {summary['processed_fps']:.1f} frames/s; "
+                  f"latency (capture -> 3D) median {summary['latency_ms_median']:.0f} ms, "
+                  f"p90 {summary['latency_ms_p90']:.0f} ms")
+    return Path(opts.out)
+
+
+def _assemble(people: dict[int, PersonState], T: int, fps: float, size, checkpoint: str, person: str,
+              min_frames: int) -> Motion3D:
+    """Per-frame live results -> the Motion3D that pose3d writes (dropped and unseen frames are gaps), for
+    the people `person` selects as pose3d's --person does."""
+    ids = [t for t, st in sorted(people.items()) if st.out]
+    tracks = Tracks(T, layout="h36m")
+    for tid in ids:
+        k, b = np.zeros((T, 17, 3), np.float32), np.full((T, 4), np.nan, np.float32)
+        for t, (kp, _, box) in people[tid].out.items():
+            k[t], b[t] = kp, box
+        tracks.ids.append(tid)
+        tracks.kpts.append(k)
+        tracks.boxes.append(b)
+    tids = [ids[i] for i in select_tracks(tracks, person, min_frames)]
+    P = len(tids)
+    kp2d = np.zeros((P, T, 17, 3), np.float32)
+    pix, joints, cam = (np.full((P, T, 17, 3), np.nan, np.float32) for _ in range(3))
+    scales = np.ones(P, np.float32)
+    focal, centre = default_intrinsics(size, None)
+    limbs = limbs_for_height(None)
+    for p, tid in enumerate(tids):
+        for t, (k, y, _) in people[tid].out.items():
+            kp2d[p, t], pix[p, t] = k, y
+        s, e = min(people[tid].out), max(people[tid].out) + 1  # from first to last seen, as pose3d places them
+        y = pix[p, s:e]
+        scales[p] = metric_scale(y, limbs)
+        joints[p, s:e] = (y - np.nanmedian(y[:, 0], axis=0)) * scales[p]
+        cam[p, s:e] = camera_joints(y, focal, centre, limbs, smooth_frames=smoothing_frames(fps))
+    return Motion3D(track_ids=tids, fps=fps, frame_size=size, keypoints2d=kp2d, joints3d=joints,
+                    joints3d_pixels=pix, metric_scale=scales, lr_swaps_fixed=np.zeros(P, np.int64),
+                    checkpoint=checkpoint, smoothing="one-euro (causal)",
+                    joints3d_camera=cam, focal_length=float(focal))
+
+
+def _show(image: np.ndarray, active, src: FrameSource, latency: float) -> bool:
+    """Preview: the frame with each person's 2D; True when the user pressed q or Esc."""
+    import cv2
+
+    from .render import draw_legend, draw_skeleton_2d, person_colour
+
+    img = image.copy()
+    for k, (tid, st) in enumerate(active):
+        draw_skeleton_2d(img, st.kpts[-1], person_colour(k), f"#{tid}")
+    draw_legend(img)
+    cv2.putText(img, f"latency {latency * 1000:.0f} ms  dropped {src.dropped}", (10, 25), cv2.FONT_HERSHEY_SIMPLEX,
+                0.6, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.imshow("motionbert live (q to stop)", img)
+    return (cv2.waitKey(1) & 0xFF) in (ord("q"), 27)
