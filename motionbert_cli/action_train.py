@@ -55,6 +55,7 @@ class ActionTrainConfig:
     weight_decay: float = 1e-2
     hidden_dim: int = 512
     dropout: float = 0.5
+    pool: str = "mean_std"        # heads.ActionConfig.pool: mean and spread of the representation over time
     val_split: float = 0.2        # share of each class's files held out when no --val-dir is given
     finetune_backbone: bool = False
     seed: int = 0
@@ -187,23 +188,24 @@ def action_model(init: str | Path | None, num_classes: int, cfg: ActionTrainConf
     except CheckpointError as e:
         raise UserError(str(e)) from None
     backbone = base if base.task == "pose3d" else base.backbone
-    return ActionNet(backbone, ActionConfig(num_classes=num_classes, hidden_dim=cfg.hidden_dim, dropout=cfg.dropout))
+    return ActionNet(backbone, ActionConfig(num_classes=num_classes, hidden_dim=cfg.hidden_dim, dropout=cfg.dropout,
+                                            pool=cfg.pool))
 
 
 @torch.no_grad()
 def pooled_features(model: ActionNet, inputs: list[np.ndarray], batch_frames: int = 2048) -> torch.Tensor:
-    """Inputs (each [K, T, 17, 3]) -> the head's input [N, 1, 1, 17, dim_rep]: the representation averaged
-    over windows and time, which is what the head's own pooling computes, so training the head on these
-    equals training it on the full representation. Windows of several inputs share a forward pass."""
+    """Inputs (each [K, T, 17, 3]) -> the pooled clip features [N, J*C or J*2C] that the head's own pooling
+    computes (over time within each window, then over windows), so training the head on these equals training
+    it on the full representation. Windows of several inputs share a forward pass."""
     out, pending, sizes = [], [], []
 
     def flush():
         if not pending:
             return
         rep = model.backbone.get_representation(torch.from_numpy(np.concatenate(pending)))  # [sum K, T, J, C]
-        rep = rep.mean(1)
-        for chunk in torch.split(rep, sizes):
-            out.append(chunk.mean(0))
+        per_window = model.head.time_pool(rep[None])[0]  # [sum K, J, C']
+        for chunk in torch.split(per_window, sizes):
+            out.append(chunk.mean(0).reshape(-1))
         pending.clear()
         sizes.clear()
 
@@ -214,14 +216,14 @@ def pooled_features(model: ActionNet, inputs: list[np.ndarray], batch_frames: in
         if sum(sizes) * T >= batch_frames:
             flush()
     flush()
-    return torch.stack(out)[:, None, None]
+    return torch.stack(out)
 
 
 def predict(model: ActionNet, inputs: list[np.ndarray]) -> np.ndarray:
     """Class indices [N] for inputs (each [K, T, 17, 3])."""
     model.eval()
     with torch.no_grad():
-        return model.head(pooled_features(model, inputs)).argmax(-1).numpy()
+        return model.head.classify_pooled(pooled_features(model, inputs)).argmax(-1).numpy()
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
@@ -315,7 +317,7 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
                 perm, pos = torch.randperm(len(feats)), 0
             b = perm[pos:pos + bs]
             pos += bs
-            loss = lossf(model.head(feats[b]), yt[b])
+            loss = lossf(model.head.classify_pooled(feats[b]), yt[b])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -325,7 +327,7 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
                 if val_feats is not None:
                     model.head.eval()
                     with torch.no_grad():
-                        acc = float((model.head(val_feats).argmax(-1).numpy() == val_y).mean())
+                        acc = float((model.head.classify_pooled(val_feats).argmax(-1).numpy() == val_y).mean())
                     msg += f", validation accuracy {acc:.3f}"
                     model.head.train()
                 log(msg)
@@ -341,8 +343,8 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
                 if len(b) < 2:
                     continue  # BatchNorm needs two samples
                 # inputs have different window counts: each through the backbone alone, pooled as the head does
-                feats = torch.stack([model.features(torch.from_numpy(x[j])[None]).mean(dim=(1, 2)) for j in b])
-                loss = lossf(model.head(feats.unsqueeze(2)), torch.from_numpy(y[b]))
+                feats = torch.cat([model.head.pool(model.features(torch.from_numpy(x[j])[None])) for j in b])
+                loss = lossf(model.head.classify_pooled(feats), torch.from_numpy(y[b]))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

@@ -246,7 +246,7 @@ def load_model(path: str | os.PathLike | None = None, *, num_heads: int | None =
             raise CheckpointError(f"{source}: this mesh checkpoint does not carry the SMPL body model "
                                   f"({', '.join(bad[:3])}). {SMPL_HELP}")
     if ours:
-        head_cfg = {**head_cfg, **{k: v for k, v in obj.get("head_config", {}).items() if k == "dropout"}}
+        head_cfg = {**head_cfg, **{k: v for k, v in obj.get("head_config", {}).items() if k in ("dropout", "pool")}}
     model = build_model(found, cfg, head_cfg, smpl_buffers=smpl_buffers)
     _strict_load(model, sd, source)
     model.task = found

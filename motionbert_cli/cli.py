@@ -226,16 +226,14 @@ def action(
             raise UserError(f"{checkpoint} is a one-shot embedding model (no classes); use it with --gallery DIR")
     else:
         model = load_model(checkpoint or default_checkpoint(), num_heads=heads, device=dev)
-    _threads()
+    _threads()  # once: the detector restores torch's thread count after each frame (detect.PoseDetector)
     with Stages(err) as stages:
         ck = act.clip_keypoints(clip, detector, dev, imgsz, stages)
-        _threads()
         result: dict = {"clip": str(clip), "checkpoint": str(model.source)}
         out = Console()
         if gallery is not None:
             names, files, E = act.build_gallery(gallery, model, detector, dev, imgsz, stages, use_cache=True,
                                                 write_cache=build_index)
-            _threads()
             ranked = act.match_gallery(model, ck, names, files, E, dev, top_k)
             table = Table(title=f"{clip.name}: one-shot match against {gallery}")
             for c in ("rank", "action", "similarity", "closest example"):

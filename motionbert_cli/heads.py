@@ -16,19 +16,32 @@ from .smpl import NUM_BETAS, NUM_SMPL_JOINTS, SMPLLayer
 
 
 class _Pool(nn.Module):
-    """Representation [N, M, T, J, C] -> clip feature [N, J*C]: mean over time, then over persons."""
+    """Representation [N, M, T, J, C] -> clip feature [N, J*C]: mean over time, then over persons (official).
+    pool="mean_std" (our trained models) also keeps the spread over time, [N, J*2C]: how much each joint's
+    features move (a wave and a raised hand have the same mean), then averages over M as well."""
+
+    pool_mode = "mean"
+
+    def time_pool(self, feat: torch.Tensor) -> torch.Tensor:
+        """[N, M, T, J, C] -> [N, M, J, C or 2C], before the mean over M."""
+        if self.pool_mode == "mean_std":
+            return torch.cat([feat.mean(dim=2), feat.std(dim=2, unbiased=False)], dim=-1)
+        return feat.mean(dim=2)
 
     def pool(self, feat: torch.Tensor) -> torch.Tensor:
-        N, M, T, J, C = feat.shape
-        return feat.mean(dim=2).reshape(N, M, J * C).mean(dim=1)
+        p = self.time_pool(feat)
+        N, M = p.shape[:2]
+        return p.reshape(N, M, -1).mean(dim=1)
 
 
 class ActionHeadClassification(_Pool):
     def __init__(self, dim_rep: int, num_classes: int, num_joints: int = 17, hidden_dim: int = 2048,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, pool: str = "mean"):
         super().__init__()
+        self.pool_mode = pool
+        width = 2 if pool == "mean_std" else 1
         self.dropout = nn.Dropout(dropout)
-        self.fc1 = nn.Linear(dim_rep * num_joints, hidden_dim)
+        self.fc1 = nn.Linear(dim_rep * num_joints * width, hidden_dim)
         self.bn = nn.BatchNorm1d(hidden_dim, momentum=0.1)
         self.relu = nn.ReLU(inplace=True)
         self.fc2 = nn.Linear(hidden_dim, num_classes)
@@ -36,6 +49,11 @@ class ActionHeadClassification(_Pool):
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
         """feat [N, M, T, J, C] -> logits [N, num_classes]."""
         return self.fc2(self.relu(self.bn(self.fc1(self.pool(self.dropout(feat))))))
+
+    def classify_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Pooled clip features [N, J*C or J*2C] (as `pool` makes them) -> logits; for training on cached
+        features."""
+        return self.fc2(self.relu(self.bn(self.fc1(self.dropout(pooled)))))
 
 
 class ActionHeadEmbed(_Pool):
@@ -55,6 +73,7 @@ class ActionConfig:
     num_classes: int = 60
     hidden_dim: int = 2048
     dropout: float = 0.0
+    pool: str = "mean"      # "mean" (official) or "mean_std" (ours: also the spread over time)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,7 +90,8 @@ class ActionNet(nn.Module):
         self.head_cfg = cfg = cfg or ActionConfig()
         b = backbone.cfg
         if cfg.version == "class":
-            self.head = ActionHeadClassification(b.dim_rep, cfg.num_classes, b.num_joints, cfg.hidden_dim, cfg.dropout)
+            self.head = ActionHeadClassification(b.dim_rep, cfg.num_classes, b.num_joints, cfg.hidden_dim, cfg.dropout,
+                                                 cfg.pool)
         elif cfg.version == "embed":
             self.head = ActionHeadEmbed(b.dim_rep, b.num_joints, cfg.hidden_dim, cfg.dropout)
         else:

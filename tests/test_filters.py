@@ -55,3 +55,20 @@ def test_none_is_identity_and_unknown_is_refused():
     np.testing.assert_array_equal(smooth(x, "none", FPS), x)
     with pytest.raises(ValueError):
         smooth(x, "kalman", FPS)
+
+
+def test_streaming_one_euro_equals_the_causal_filter():
+    """Live mode's per-sample filter gives what the causal array filter gives, and restarts after a gap."""
+    from motionbert_cli.filters import OneEuroStream, one_euro
+
+    x = np.cumsum(np.random.default_rng(0).normal(size=(120, 17, 3)), 0)
+    f = OneEuroStream(30.0, min_cutoff=1.0, beta=5.0, scale=10.0)
+    got = np.stack([f(x[t], t) for t in range(120)])
+    np.testing.assert_allclose(got, one_euro(x, 30.0, 1.0, 5.0, scale=10.0, causal=True), atol=1e-9)
+    # a long gap (dropped frames > 0.5 s): the next sample starts afresh instead of being pulled back
+    np.testing.assert_array_equal(f(x[0] + 100, 140), x[0] + 100)
+    # a short gap: filtered with the real time step (between the last output and the new sample)
+    g = OneEuroStream(30.0)
+    g(np.zeros(3), 0)
+    y = g(np.ones(3), 3)
+    assert 0 < y[0] < 1
