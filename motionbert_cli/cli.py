@@ -113,6 +113,8 @@ Keypoints = Annotated[Optional[Path], typer.Option("--keypoints", help="Skip det
 KeypointOrderOpt = Annotated[KeypointOrder, typer.Option("--keypoint-order", help=KEYPOINT_ORDER_HELP)]
 Person = Annotated[str, typer.Option("--person", help="Track id, 'auto' (longest/largest track) or 'all'.")]
 MinFrames = Annotated[int, typer.Option("--min-frames", min=1, help="Shortest track lifted with --person all.")]
+Start = Annotated[Optional[str], typer.Option("--start", help="Use the video from here: seconds (12.5) or frames (300f). Output frames keep the video's numbers.")]
+End = Annotated[Optional[str], typer.Option("--end", help="...up to here (exclusive): seconds or frames (900f).")]
 FixSwaps = Annotated[bool, typer.Option("--fix-swaps/--no-fix-swaps", help="Undo the detector's short left/right swaps (<= 0.5 s).")]
 Flip = Annotated[bool, typer.Option("--flip/--no-flip", help="Flip test-time augmentation.")]
 Focal = Annotated[Optional[float], typer.Option("--focal", min=1.0, help="Focal length in pixels, for the camera placement (default: the longer frame side).")]
@@ -151,6 +153,8 @@ def pose3d(
     smooth: Smooth = typer.Option(Smooth.butterworth, "--smooth", help="Smooth the 3D and the drawn 2D over time, zero-phase, never across gaps (README compares them)."),
     cutoff: Optional[float] = typer.Option(None, "--cutoff", min=0.1, help="Hz: Butterworth cutoff (default 6) or one-euro minimum cutoff (default 1)."),
     beta: float = typer.Option(5.0, "--beta", min=0.0, help="One-euro: cutoff rise per body height per second."),
+    start: Start = None,
+    end: End = None,
     fps: Optional[float] = typer.Option(None, "--fps", min=1.0, help="Frame rate of --keypoints given without a video (default: 30)."),
     size: Optional[str] = typer.Option(None, "--size", help="Image size WxH of --keypoints given without a video (default: the keypoints' extent)."),
 ):
@@ -163,9 +167,11 @@ def pose3d(
     opts = Pose3dOptions(video=video, people=people, out=out, checkpoint=checkpoint, heads=heads,
                          precision=precision.value, flip=flip, pixel=pixel, render=render, focal=focal,
                          height=height, smooth=smooth.value, cutoff=cutoff, beta=beta, fps=fps,
-                         frame_size=_parse_size(size))
+                         frame_size=_parse_size(size), start=start, end=end)
     if video is not None and (fps or size):
         raise UserError("--fps and --size describe keypoints given without a video; with a video they come from it")
+    if video is None and (start or end):
+        raise UserError("--start and --end cut a video; without one, cut the keypoint file instead")
     run_pose3d(opts, _console())
 
 
@@ -330,6 +336,8 @@ def mesh(
     save_verts: bool = typer.Option(False, "--save-verts", help="Store the vertices [P, T, 6890, 3] in mesh.npz."),
     focal: Focal = None,
     opacity: float = typer.Option(0.65, "--opacity", min=0.0, max=1.0, help="Mesh opacity in the render."),
+    start: Start = None,
+    end: End = None,
 ):
     """Recover SMPL meshes (pose, shape, translation) for the people in VIDEO and render them over it.
 
@@ -342,7 +350,7 @@ def mesh(
     people = _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device)
     run_mesh(MeshOptions(video=video, checkpoint=checkpoint, people=people, pose_checkpoint=pose_checkpoint,
                          out=out, render=render, smpl_dir=smpl_dir, heads=heads, flip=flip, save_obj=save_obj,
-                         save_verts=save_verts, focal=focal, opacity=opacity), _console())
+                         save_verts=save_verts, focal=focal, opacity=opacity, start=start, end=end), _console())
 
 
 # ------------------------------------------------------------------------------------------------ train

@@ -60,12 +60,13 @@ class OutputDir:
 
 
 def write_motion(outdir: OutputDir, *, joints3d: np.ndarray, keypoints2d: np.ndarray, track_ids: list[int],
-                 fps: float, frame_size: tuple[int, int], units: str, extra: dict | None = None) -> None:
+                 fps: float, frame_size: tuple[int, int], units: str, extra: dict | None = None,
+                 first_frame: int = 0) -> None:
     """joints3d [P, T, 17, 3] (NaN where a person is absent), keypoints2d [P, T, 17, 3] (pixels + confidence).
 
     Writes motion.npz, motion.json and person_<id>.csv (frame, time, joint, x, y, z in the axes and units of
-    joints3d; absent frames omitted). Frames are numbered from 0 in every file we write: frame t is the
-    video's frame t, at time t / fps.
+    joints3d; absent frames omitted). Frames are the video's, numbered from 0 in every file we write: array
+    index t is the video's frame first_frame + t (first_frame > 0 with --start), at time frame / fps.
     """
     extra = extra or {}
     arrays = {
@@ -76,13 +77,14 @@ def write_motion(outdir: OutputDir, *, joints3d: np.ndarray, keypoints2d: np.nda
         "frame_size": np.asarray(frame_size, np.int64),
         "joint_names": np.asarray(H36M_JOINTS),
         "units": np.asarray(units),
+        "first_frame": np.int64(first_frame),
         **{k: (np.asarray(v) if not isinstance(v, np.ndarray) else v) for k, v in extra.items()},
     }
     np.savez_compressed(outdir.path("motion.npz"), **arrays)
 
     doc = {
         "fps": float(fps), "frame_size": [int(frame_size[0]), int(frame_size[1])], "units": units,
-        "joint_names": H36M_JOINTS, "track_ids": [int(t) for t in track_ids],
+        "joint_names": H36M_JOINTS, "track_ids": [int(t) for t in track_ids], "first_frame": int(first_frame),
         "joints3d": joints3d, "keypoints2d": keypoints2d, **extra,
     }
     with open(outdir.path("motion.json"), "w") as f:
@@ -97,12 +99,13 @@ def write_motion(outdir: OutputDir, *, joints3d: np.ndarray, keypoints2d: np.nda
             for t in range(joints3d.shape[1]):
                 if not np.isfinite(joints3d[p, t]).all():
                     continue
+                f = first_frame + t
                 for j, name in enumerate(H36M_JOINTS):
                     x, y, z = joints3d[p, t, j]
-                    w.writerow([t, f"{t / fps:.4f}", name, f"{x:.5f}", f"{y:.5f}", f"{z:.5f}"])
+                    w.writerow([f, f"{f / fps:.4f}", name, f"{x:.5f}", f"{y:.5f}", f"{z:.5f}"])
 
 
-def write_trc(path: Path, joints_cam: np.ndarray, fps: float) -> None:
+def write_trc(path: Path, joints_cam: np.ndarray, fps: float, first_frame: int = 0) -> None:
     """OpenSim / Pose2Sim marker file (.trc) of one person's joints, one marker per H36M joint.
 
     joints_cam [T, 17, 3] metres in the camera frame (x right, y down, z forward). TRC readers expect Y up, so
@@ -115,14 +118,15 @@ def write_trc(path: Path, joints_cam: np.ndarray, fps: float) -> None:
     yup = joints_cam * np.array([1.0, -1.0, -1.0])
     lines = [f"PathFileType\t4\t(X/Y/Z)\t{path.name}",
              "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
-             f"{fps:.3f}\t{fps:.3f}\t{T}\t{len(names)}\tm\t{fps:.3f}\t0\t{T}",
+             f"{fps:.3f}\t{fps:.3f}\t{T}\t{len(names)}\tm\t{fps:.3f}\t{first_frame}\t{T}",
              "Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t",
              "\t\t" + "\t".join(f"X{i}\tY{i}\tZ{i}" for i in range(1, len(names) + 1)),
              ""]
     for t in range(T):
         row = yup[t].reshape(-1)
         vals = "\t".join(f"{v:.5f}" if np.isfinite(v) else "" for v in row)
-        lines.append(f"{t}\t{t / fps:.5f}\t{vals}")
+        f = first_frame + t
+        lines.append(f"{f}\t{f / fps:.5f}\t{vals}")
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -135,20 +139,20 @@ def write_pose3d(outdir: OutputDir, m: Motion3D, plots: bool = True) -> None:
         # markers for OpenSim / Pose2Sim and an animation for Blender & co, both placed in the scene
         floors = []
         for p, tid in enumerate(m.track_ids):
-            write_trc(outdir.path(f"person_{tid}.trc"), m.joints3d_camera[p], m.fps)
+            write_trc(outdir.path(f"person_{tid}.trc"), m.joints3d_camera[p], m.fps, m.first_frame)
             floors.append(write_bvh(outdir.path(f"person_{tid}.bvh"), m.joints3d_camera[p], m.fps).floor)
         extra.update(joints3d_camera=m.joints3d_camera, focal_length=np.float32(m.focal_length),
                      bvh_floor_m=np.asarray(floors, np.float32))
     write_motion(outdir, joints3d=m.joints3d, keypoints2d=m.keypoints2d, track_ids=m.track_ids, fps=m.fps,
-                 frame_size=m.frame_size, units=m.units, extra=extra)
+                 frame_size=m.frame_size, units=m.units, extra=extra, first_frame=m.first_frame)
     for p, tid in enumerate(m.track_ids):
         angles = joint_angles(m.joints3d[p])  # pose3d's axes: y down, so up is -y
-        write_angles_csv(outdir.path(f"person_{tid}_angles.csv"), angles, m.fps)
+        write_angles_csv(outdir.path(f"person_{tid}_angles.csv"), angles, m.fps, m.first_frame)
         if plots:
             plot_angles(outdir.path(f"person_{tid}_angles.png"), angles, m.fps, f"person {tid}")
 
 
-def write_angles_csv(path: Path, angles: dict[str, np.ndarray], fps: float) -> None:
+def write_angles_csv(path: Path, angles: dict[str, np.ndarray], fps: float, first_frame: int = 0) -> None:
     """One row per frame: frame, time_s and each angle in degrees (empty where the person is not seen)."""
     names = list(angles)
     with open(path, "w", newline="") as f:
@@ -156,7 +160,8 @@ def write_angles_csv(path: Path, angles: dict[str, np.ndarray], fps: float) -> N
         w.writerow(["frame", "time_s"] + [f"{n}_deg" for n in names])
         for t in range(len(angles[names[0]])):
             vals = [angles[n][t] for n in names]
-            w.writerow([t, f"{t / fps:.4f}"] + [f"{v:.2f}" if np.isfinite(v) else "" for v in vals])
+            f = first_frame + t
+            w.writerow([f, f"{f / fps:.4f}"] + [f"{v:.2f}" if np.isfinite(v) else "" for v in vals])
 
 
 def write_mesh(outdir: OutputDir, r: MeshResult, save_verts: bool = False, save_obj: bool = False) -> None:
@@ -164,7 +169,8 @@ def write_mesh(outdir: OutputDir, r: MeshResult, save_verts: bool = False, save_
     save_obj, one OBJ per person and frame in obj/."""
     arrays = {"poses": r.poses, "betas": r.betas, "transl": r.transl, "pelvis": r.pelvis, "joints3d": r.joints3d,
               "track_ids": np.asarray(r.track_ids), "fps": np.float32(r.fps), "frame_size": np.asarray(r.frame_size),
-              "focal_length": np.float32(r.focal_length), "faces": r.faces, "units": np.asarray(MESH_UNITS)}
+              "focal_length": np.float32(r.focal_length), "faces": r.faces, "units": np.asarray(MESH_UNITS),
+              "first_frame": np.int64(r.first_frame)}
     if save_verts:
         arrays["verts"] = r.verts
     np.savez_compressed(outdir.path("mesh.npz"), **arrays)

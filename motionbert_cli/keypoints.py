@@ -250,7 +250,9 @@ def fix_lr_swaps(kpts: np.ndarray, layout: str = "coco", max_frames: int = 15,
         dx = out[:, l0, 0] - out[:, r0, 0]
         vote = np.where(seen[:, l0] & seen[:, r0] & (np.abs(dx) > min_width * height), np.sign(dx), 0.0)
         # majority of the votes around each frame (a window of 2 * max_frames + 1)
-        context = np.sign(np.convolve(vote, np.ones(2 * max_frames + 1), mode="same"))
+        c = np.concatenate([[0.0], np.cumsum(vote)])  # window sums by cumulative sums: any T, even < the window
+        i = np.arange(T)
+        context = np.sign(c[np.minimum(T, i + max_frames + 1)] - c[np.maximum(0, i - max_frames)])
         wrong = (vote != 0) & (context != 0) & (vote != context)
         edges = np.flatnonzero(np.diff(np.concatenate([[0], wrong.astype(np.int8), [0]])))
         a = [l for l, _ in group] + [r for _, r in group]

@@ -25,9 +25,9 @@ from .pipeline import PeopleOptions, find_people, load_pose3d, prepare_person
 from .progress import Stages
 from .render import render_mesh_video
 from .results import MeshResult
+from .video import probe, segment
 from .smpl import NUM_BETAS, NUM_SMPL_JOINTS
 from .tracks import Tracks
-from .video import probe
 
 # SMPL joints swapped by a left-right mirror (pelvis, spine... map to themselves).
 _SMPL_FLIP = list(range(24))
@@ -75,12 +75,14 @@ class MeshOptions:
     save_verts: bool = False
     focal: float | None = None
     opacity: float = 0.65
+    start: str | None = None   # --start / --end: seconds or frames (300f)
+    end: str | None = None
 
 
 def run_mesh(opts: MeshOptions, console) -> Path:
 
     t_start = time.perf_counter()
-    info = probe(opts.video)
+    info = segment(probe(opts.video), opts.start, opts.end)
     if opts.render is not None and opts.render.suffix.lower() not in (".mp4", ".m4v", ".mov"):
         raise UserError(f"--render {opts.render}: give an .mp4 file name")
     model = load_model(opts.checkpoint, task="mesh", num_heads=opts.heads, device=opts.people.device,
@@ -157,4 +159,5 @@ def recover_meshes(model, lifter, tracks: Tracks, sel: list[int], info, focal: f
     return MeshResult(track_ids=[tracks.ids[i] for i in sel], fps=info.fps, frame_size=info.size,
                       focal_length=float(focal), faces=model.faces.astype(np.int32), poses=poses, betas=betas,
                       transl=transl, pelvis=pelvis, joints3d=(joints + transl[:, :, None]).astype(np.float32),
-                      verts=None if verts is None else (verts + transl[:, :, None]).astype(np.float32))
+                      verts=None if verts is None else (verts + transl[:, :, None]).astype(np.float32),
+                      first_frame=info.start)

@@ -27,7 +27,7 @@ from .progress import Stages
 from .render import render_pose3d_videos
 from .results import Motion3D
 from .tracks import Tracks, fix_swaps, select_tracks, stitch_tracks
-from .video import VideoInfo, probe, read_frames
+from .video import VideoInfo, probe, read_frames, segment
 
 @dataclass
 class PeopleOptions:
@@ -61,6 +61,8 @@ class Pose3dOptions:
     cutoff: float | None = None  # Hz: Butterworth cutoff (default 6) or one-euro's minimum cutoff (default 1)
     beta: float = 5.0            # one-euro: how fast the cutoff rises with speed (per body height per second)
     fps: float | None = None     # keypoints without a video: their frame rate (default 30)
+    start: str | None = None     # --start / --end: seconds (12.5) or frames (300f) of the video to use
+    end: str | None = None
     frame_size: tuple[int, int] | None = None  # ...and the image size (default: the keypoints' extent)
 
 
@@ -72,11 +74,15 @@ def get_tracks(video_info, keypoints: Path | None, detector: str | None, device:
     if read is not None:  # the keypoint file, already read by the caller
         tracks = read
     elif keypoints is not None:
-        tracks = read_keypoints_file(keypoints, video_info.frames if video_info else None, keypoint_order)
+        tracks = read_keypoints_file(keypoints, (video_info.start + video_info.frames) if video_info else None,
+                                     keypoint_order)
+        if video_info is not None and video_info.start:  # the file covers the whole video: keep the segment
+            tracks = tracks.cut(video_info.start, video_info.start + video_info.frames)
     else:
         det = PoseDetector(detector, device=device, imgsz=imgsz)
         advance, finish = stages.stage("detect", video_info.frames)
-        tracks = detect_video(read_frames(video_info.path), video_info.frames, det, advance)
+        tracks = detect_video(read_frames(video_info.path, video_info.start, video_info.frames), video_info.frames,
+                              det, advance)
         finish()
     if video_info is not None and tracks.num_frames > video_info.frames:
         video_info.frames = tracks.num_frames
@@ -163,7 +169,8 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
                     joints3d=joints, joints3d_pixels=pix, metric_scale=scales,
                     lr_swaps_fixed=np.asarray(swaps, np.int64), checkpoint=str(model.source), pixel=opts.pixel,
                     smoothing=opts.smooth, keypoints2d_drawn=kp2d_drawn,
-                    joints3d_camera=None if opts.pixel else cam, focal_length=None if opts.pixel else float(focal))
+                    joints3d_camera=None if opts.pixel else cam, focal_length=None if opts.pixel else float(focal),
+                    first_frame=info.start)
 
 
 def smooth_person(y: np.ndarray, h36: np.ndarray, fps: float, opts: Pose3dOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -186,7 +193,7 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
     t_start = time.perf_counter()
     read = None
     if opts.video is not None:
-        info = probe(opts.video)
+        info = segment(probe(opts.video), opts.start, opts.end)
         out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
     else:
         info, read = keypoints_only_info(opts)

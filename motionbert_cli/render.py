@@ -218,7 +218,7 @@ def render_pose3d_videos(overlay_path, skeleton_path, info, motion: Motion3D, pr
     labels = [f"#{i}" for i in ids]
     with VideoWriter(overlay_path, info.size, info.fps) as ov, \
             VideoWriter(skeleton_path, (panel_w + panel_h, panel_h), info.fps) as sk:
-        for t, frame in enumerate(read_frames(info.path)):
+        for t, frame in enumerate(read_frames(info.path, info.start, T)):
             if t >= T:
                 break
             for p in range(len(ids)):
@@ -240,7 +240,7 @@ def render_mesh_video(path, info, result: MeshResult, centre, opacity: float, pr
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with VideoWriter(path, info.size, info.fps) as vw:
-        for t, frame in enumerate(read_frames(info.path)):
+        for t, frame in enumerate(read_frames(info.path, info.start, verts.shape[1])):
             if t >= verts.shape[1]:
                 break
             vw.write(renderer.draw(frame, verts[:, t], colours, opacity))

@@ -38,6 +38,7 @@ class Motion3D:
     keypoints2d_drawn: np.ndarray | None = None  # the 2D the videos draw: smoothed like the 3D (not written)
     joints3d_camera: np.ndarray | None = None
     focal_length: float | None = None
+    first_frame: int = 0                # --start: array index t is the video's frame first_frame + t
 
     @property
     def units(self) -> str:
@@ -68,6 +69,7 @@ class MeshResult:
     pelvis: np.ndarray                  # [P, T, 3] the H36M pelvis, placed by the pose3d lifter
     joints3d: np.ndarray                # [P, T, 17, 3] H36M joints
     verts: np.ndarray | None = None     # [P, T, 6890, 3] when asked for (render, OBJ, --save-verts)
+    first_frame: int = 0                # --start: array index t is the video's frame first_frame + t
 
     @property
     def num_frames(self) -> int:

@@ -37,6 +37,21 @@ class Tracks:
         f = np.flatnonzero(self.present(i))
         return (int(f[0]), int(f[-1]) + 1) if len(f) else (0, 0)
 
+    def cut(self, start: int, end: int) -> "Tracks":
+        """Frames [start, end) only (frame 0 of the result is frame `start`); tracks absent there are dropped."""
+        out = Tracks(end - start, layout=self.layout)
+        for i, tid in enumerate(self.ids):
+            k = self.kpts[i][start:end]
+            if len(k) < end - start:  # the file ended early: pad with absent frames
+                k = np.concatenate([k, np.zeros((end - start - len(k),) + k.shape[1:], k.dtype)])
+            if (k[..., 2] > 0).any():
+                b = self.boxes[i][start:end]
+                b = np.concatenate([b, np.full((end - start - len(b), 4), np.nan, np.float32)]) if len(b) < len(k) else b
+                out.ids.append(tid)
+                out.kpts.append(k)
+                out.boxes.append(b)
+        return out
+
 
 def stitch_tracks(tracks: Tracks, fps: float, max_gap_s: float = 1.0) -> Tracks:
     """Join track fragments that do not overlap in time and end/start close together.

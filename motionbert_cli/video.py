@@ -23,6 +23,7 @@ class VideoInfo:
     width: int
     height: int
     frames: int  # from the container; may be approximate, the reader stops at the real end
+    start: int = 0  # first frame used (--start): frame t of the results is the video's frame start + t
 
     @property
     def size(self) -> tuple[int, int]:
@@ -56,21 +57,47 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         cap.release()
 
 
-def read_frames(path: str | os.PathLike, start: int = 0) -> Iterator[np.ndarray]:
-    """Yield BGR frames [H, W, 3] uint8 one at a time."""
+def read_frames(path: str | os.PathLike, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
+    """Yield BGR frames [H, W, 3] uint8 one at a time, from frame `start`, at most `count` of them."""
     import cv2
 
     cap = cv2.VideoCapture(str(path))
     try:
         if start:
             cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-        while True:
+        n = 0
+        while count is None or n < count:
             ok, frame = cap.read()
             if not ok:
                 return
+            n += 1
             yield frame
     finally:
         cap.release()
+
+
+def parse_time(value: str, fps: float, name: str) -> int:
+    """'12.5' (seconds) or '300f' (frames) -> a frame index."""
+    v = value.strip().lower()
+    try:
+        return int(v[:-1]) if v.endswith("f") else int(round(float(v.rstrip("s")) * fps))
+    except ValueError:
+        raise UserError(f"{name} {value!r}: give seconds (12.5) or frames (300f)") from None
+
+
+def segment(info: VideoInfo, start: str | None, end: str | None) -> VideoInfo:
+    """The part of the video between --start and --end (seconds or frames; end exclusive)."""
+    if start is None and end is None:
+        return info
+    s = parse_time(start, info.fps, "--start") if start is not None else 0
+    e = parse_time(end, info.fps, "--end") if end is not None else info.frames
+    e = min(e, info.frames)
+    if s < 0 or s >= info.frames:
+        raise UserError(f"--start {start} is outside the video ({info.frames} frames, "
+                        f"{info.frames / info.fps:.1f} s)")
+    if e - s < 2:
+        raise UserError(f"--start {start} / --end {end} leave {max(e - s, 0)} frame: give a later --end")
+    return VideoInfo(info.path, info.fps, info.width, info.height, e - s, start=s)
 
 
 class VideoWriter:

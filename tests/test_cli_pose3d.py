@@ -246,3 +246,25 @@ def test_shipped_model_without_checkpoint(tmp_path):
     apart = np.abs(kp[:, 4, 0] - kp[:, 1, 0]) > 10
     same = np.sign(kp[:, 4, 0] - kp[:, 1, 0]) == np.sign(j[:, 4, 0] - j[:, 1, 0])
     assert apart.sum() > 50 and same[apart].mean() > 0.9
+
+
+def test_start_end_keep_the_video_frame_numbers(single, ckpt, tmp_path):
+    """--start 0.5 (s) --end 60f on a 60 fps clip: frames 30-59 only, numbered as in the video, the same 2D
+    as the full run's frames 30-59."""
+    out = tmp_path / "seg"
+    ok(run_cli("pose3d", VIDEOS / "pose2sim_single/cam01.mp4", "-c", ckpt, "--heads", "4", "--start", "0.5",
+               "--end", "60f", "-o", out))
+    d, full = np.load(out / "motion.npz"), np.load(single / "motion.npz")
+    assert int(d["first_frame"]) == 30 and d["joints3d"].shape[1] == 30
+    seen = (d["keypoints2d"][0, ..., 2] > 0).all(-1) & (full["keypoints2d"][0, 30:60, ..., 2] > 0).all(-1)
+    err = np.abs(d["keypoints2d"][0, seen, :, :2] - full["keypoints2d"][0, 30:60][seen][..., :2])
+    assert seen.sum() >= 25 and np.median(err) < 1.0
+    tid = int(d["track_ids"][0])
+    rows = (out / f"person_{tid}.csv").read_text().splitlines()[1:]
+    assert int(rows[0].split(",")[0]) >= 30 and float(rows[0].split(",")[1]) == pytest.approx(int(rows[0].split(",")[0]) / 60, abs=1e-3)
+    trc = (out / f"person_{tid}.trc").read_text().splitlines()
+    assert trc[2].split("\t")[6] == "30" and trc[6].split("\t")[0] == "30"
+    cap = cv2.VideoCapture(str(out / "overlay.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 30
+    one_line_error(run_cli("pose3d", VIDEOS / "pose2sim_single/cam01.mp4", "-c", ckpt, "--start", "10",
+                           "-o", tmp_path / "bad"), "--start", "outside the video")

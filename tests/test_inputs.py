@@ -50,6 +50,16 @@ def test_short_swaps_are_undone_and_clean_tracks_untouched():
     np.testing.assert_array_equal(fixed, clean)
 
 
+def test_clips_shorter_than_the_vote_window():
+    """A 20-frame clip (e.g. --start/--end) with the default 0.5 s window at 60 fps (30 frames each side)."""
+    clean = walker(T=20)
+    bad = clean.copy()
+    bad[8:10, LEGS_L + LEGS_R] = clean[8:10, LEGS_R + LEGS_L]
+    fixed, runs, frames = fix_lr_swaps(bad, max_frames=30)
+    assert (runs, frames) == (1, 2)
+    np.testing.assert_array_equal(fixed, clean)
+
+
 def test_flicker_is_settled_by_the_frames_around_it():
     """While the arms go up fast the detector flips between both labellings, wrong more often than right
     (as on the Sports2D man, frames 33-49); the seconds around it say which way the body faces."""
