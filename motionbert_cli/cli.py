@@ -113,8 +113,8 @@ Keypoints = Annotated[Optional[Path], typer.Option("--keypoints", help="Skip det
 KeypointOrderOpt = Annotated[KeypointOrder, typer.Option("--keypoint-order", help=KEYPOINT_ORDER_HELP)]
 Person = Annotated[str, typer.Option("--person", help="Track id, 'auto' (longest/largest track) or 'all'.")]
 MinFrames = Annotated[int, typer.Option("--min-frames", min=1, help="Shortest track lifted with --person all.")]
-Start = Annotated[Optional[str], typer.Option("--start", help="Use the video from here: seconds (12.5) or frames (300f). Output frames keep the video's numbers.")]
-End = Annotated[Optional[str], typer.Option("--end", help="...up to here (exclusive): seconds or frames (900f).")]
+Start = Annotated[Optional[str], typer.Option("--start", help="Begin here: seconds (12.5) or frames (300f).")]
+End = Annotated[Optional[str], typer.Option("--end", help="End here (exclusive), as --start.")]
 FixSwaps = Annotated[bool, typer.Option("--fix-swaps/--no-fix-swaps", help="Undo the detector's short left/right swaps (<= 0.5 s).")]
 Flip = Annotated[bool, typer.Option("--flip/--no-flip", help="Flip test-time augmentation.")]
 Focal = Annotated[Optional[float], typer.Option("--focal", min=1.0, help="Focal length in pixels, for the camera placement (default: the longer frame side).")]
@@ -132,8 +132,8 @@ def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_f
 
 @app.command()
 def pose3d(
-    video: Optional[Path] = typer.Argument(None, help="Input video (mp4, mov, avi, webm, mkv...); may be left out with --keypoints."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: <video or keypoint file stem>_motionbert next to it)."),
+    videos: Optional[List[Path]] = typer.Argument(None, metavar="VIDEO", help="Videos (mp4, mov, mkv...) or folders of them; none with --keypoints alone.", show_default=False),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: <stem>_motionbert beside the input; a sub-folder per video when several)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint: official MotionBERT .bin or ours (default: the model shipped in models/)."),
     heads: Heads = None,
     detector: Detector = None,
@@ -158,21 +158,61 @@ def pose3d(
     fps: Optional[float] = typer.Option(None, "--fps", min=1.0, help="Frame rate of --keypoints given without a video (default: 30)."),
     size: Optional[str] = typer.Option(None, "--size", help="Image size WxH of --keypoints given without a video (default: the keypoints' extent)."),
 ):
-    """Lift the people in VIDEO to 3D joints: motion.npz/.json, one CSV per person, overlay and 3D videos.
+    """Lift the people in each VIDEO to 3D: motion.npz/.json, CSV, TRC, BVH and angles per person, overlay
+    and 3D videos. Several videos share one loaded lifter; one that fails does not stop the others. With
+    --keypoints and no video, the keypoints alone are lifted."""
+    from .action import VIDEO_EXTS
+    from .pipeline import Pose3dOptions, load_pose3d, run_pose3d
 
-    With --keypoints and no VIDEO, the keypoints alone are lifted (no videos are written)."""
-    from .pipeline import Pose3dOptions, run_pose3d
-
+    files = _expand_videos(videos or [], VIDEO_EXTS)
+    video = files[0] if len(files) == 1 else None
     people = _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device)
     opts = Pose3dOptions(video=video, people=people, out=out, checkpoint=checkpoint, heads=heads,
                          precision=precision.value, flip=flip, pixel=pixel, render=render, focal=focal,
                          height=height, smooth=smooth.value, cutoff=cutoff, beta=beta, fps=fps,
                          frame_size=_parse_size(size), start=start, end=end)
-    if video is not None and (fps or size):
+    if files and (fps or size):
         raise UserError("--fps and --size describe keypoints given without a video; with a video they come from it")
-    if video is None and (start or end):
+    if not files and (start or end):
         raise UserError("--start and --end cut a video; without one, cut the keypoint file instead")
-    run_pose3d(opts, _console())
+    if len(files) <= 1:
+        run_pose3d(opts, _console())
+        return
+    if keypoints is not None:
+        raise UserError("--keypoints belongs to one video; give a single video with it")
+    import dataclasses
+
+    console = _console()
+    model = load_pose3d(checkpoint, heads, people.device)
+    failed, summary = [], []
+    for n, f in enumerate(files, 1):
+        console.print(f"[bold]{n}/{len(files)}[/] {f}")
+        one = dataclasses.replace(opts, video=f, out=(out / f.stem) if out else None)
+        t0 = time.perf_counter()
+        try:
+            summary.append((f, str(run_pose3d(one, console, model=model)), time.perf_counter() - t0))
+        except UserError as e:
+            console.print(f"[red]error:[/] {f}: {e}")
+            failed.append(f)
+            summary.append((f, f"failed: {e}", time.perf_counter() - t0))
+    for f, what, secs in summary:
+        console.print(f"{f.name}: {what} ({secs:.1f} s)")
+    if failed:
+        raise UserError(f"{len(failed)} of {len(files)} videos failed: {', '.join(str(f) for f in failed)}")
+
+
+def _expand_videos(paths: list[Path], exts: set[str]) -> list[Path]:
+    """Videos given on the command line, folders replaced by the videos they hold (sorted)."""
+    out = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in exts and not f.name.startswith("."))
+            if not found:
+                raise UserError(f"{p} holds no videos ({', '.join(sorted(exts))})")
+            out += found
+        else:
+            out.append(p)
+    return out
 
 
 def _parse_size(size: str | None) -> tuple[int, int] | None:

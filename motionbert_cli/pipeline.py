@@ -188,8 +188,9 @@ def smooth_person(y: np.ndarray, h36: np.ndarray, fps: float, opts: Pose3dOption
     return y, out
 
 
-def run_pose3d(opts: Pose3dOptions, console) -> Path:
-    """`motionbert pose3d`: find the people, lift them, write the files and videos into the output folder."""
+def run_pose3d(opts: Pose3dOptions, console, model=None) -> Path:
+    """`motionbert pose3d`: find the people, lift them, write the files and videos into the output folder.
+    model: the lifter, when the caller has it loaded already (several videos in one command)."""
     t_start = time.perf_counter()
     read = None
     if opts.video is not None:
@@ -198,7 +199,8 @@ def run_pose3d(opts: Pose3dOptions, console) -> Path:
     else:
         info, read = keypoints_only_info(opts)
         out = opts.out or opts.people.keypoints.with_name(opts.people.keypoints.stem + "_motionbert")
-    model = load_pose3d(opts.checkpoint, opts.heads, opts.people.device)  # fail fast, before detection
+    if model is None:
+        model = load_pose3d(opts.checkpoint, opts.heads, opts.people.device)  # fail fast, before detection
     if opts.precision == "bf16" and opts.people.device == "cpu" and not cpu_has_native_bf16():
         console.print("note: this CPU has no native bf16 (AVX512-BF16/AMX): --precision bf16 runs several times "
                       "slower than fp32 here")

@@ -268,3 +268,22 @@ def test_start_end_keep_the_video_frame_numbers(single, ckpt, tmp_path):
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 30
     one_line_error(run_cli("pose3d", VIDEOS / "pose2sim_single/cam01.mp4", "-c", ckpt, "--start", "10",
                            "-o", tmp_path / "bad"), "--start", "outside the video")
+
+
+def test_several_videos_in_one_command(ckpt, tmp_path):
+    """Two videos and a broken one: one folder per video, a summary line each, the broken one reported
+    (exit status 2) without stopping the others."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for cam in ("cam01", "cam02"):
+        (src / f"{cam}.mp4").symlink_to(need(VIDEOS / f"pose2sim_single/{cam}.mp4"))
+    (src / "broken.mp4").write_bytes(b"not a video")
+    out = tmp_path / "out"
+    res = run_cli("pose3d", src, "-c", ckpt, "--heads", "4", "--end", "20f", "--no-render", "-o", out)
+    assert res.returncode == 2, res.stderr[-2000:]
+    for cam in ("cam01", "cam02"):
+        d = np.load(out / cam / "motion.npz")
+        assert d["joints3d"].shape[1] == 20
+        assert f"{cam}.mp4: {out / cam}" in res.stderr
+    assert not (out / "broken").exists() and "broken.mp4: failed" in res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith("error: 1 of 3 videos failed")
