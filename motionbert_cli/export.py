@@ -19,7 +19,6 @@ from .bvh import write_bvh
 from .errors import UserError
 from .fileio import json_value
 from .keypoints import H36M_JOINTS
-from .render import plot_angles
 from .results import MESH_UNITS, MeshResult, Motion3D
 
 
@@ -130,9 +129,9 @@ def write_trc(path: Path, joints_cam: np.ndarray, fps: float, first_frame: int =
     path.write_text("\n".join(lines) + "\n")
 
 
-def write_pose3d(outdir: OutputDir, m: Motion3D, plots: bool = True) -> None:
+def write_pose3d(outdir: OutputDir, m: Motion3D) -> dict[int, dict[str, np.ndarray]]:
     """pose3d's files: motion.npz, motion.json, person_<id>.csv, (in metres) person_<id>.trc and .bvh, and
-    person_<id>_angles.csv with its plot person_<id>_angles.png (plots=False: no plot, ~0.5 s per person)."""
+    person_<id>_angles.csv. Returns each person's angles (track id -> angles.joint_angles) for plots."""
     extra = {"joints3d_pixels": m.joints3d_pixels, "metric_scale": m.metric_scale, "checkpoint": m.checkpoint,
              "lr_swaps_fixed": m.lr_swaps_fixed, "smoothing": m.smoothing}
     if not m.pixel:
@@ -145,11 +144,12 @@ def write_pose3d(outdir: OutputDir, m: Motion3D, plots: bool = True) -> None:
                      bvh_floor_m=np.asarray(floors, np.float32))
     write_motion(outdir, joints3d=m.joints3d, keypoints2d=m.keypoints2d, track_ids=m.track_ids, fps=m.fps,
                  frame_size=m.frame_size, units=m.units, extra=extra, first_frame=m.first_frame)
+    all_angles = {}
     for p, tid in enumerate(m.track_ids):
         angles = joint_angles(m.joints3d[p])  # pose3d's axes: y down, so up is -y
         write_angles_csv(outdir.path(f"person_{tid}_angles.csv"), angles, m.fps, m.first_frame)
-        if plots:
-            plot_angles(outdir.path(f"person_{tid}_angles.png"), angles, m.fps, f"person {tid}")
+        all_angles[tid] = angles
+    return all_angles
 
 
 def write_angles_csv(path: Path, angles: dict[str, np.ndarray], fps: float, first_frame: int = 0) -> None:

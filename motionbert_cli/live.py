@@ -152,7 +152,10 @@ class PersonState:
     filt: OneEuroStream | None = None
     out: dict = field(default_factory=dict)           # frame index -> (kp2d [17, 3], pix3d [17, 3], box [4])
 
-    def push(self, t: int, kp: np.ndarray) -> None:
+    def push(self, t: int, kp: np.ndarray, max_gap: int) -> None:
+        if self.frames and t - self.frames[-1] > max_gap:  # back after a while: the old window is stale
+            self.frames.clear()
+            self.kpts.clear()
         self.frames.append(t)
         self.kpts.append(kp)
         while len(self.frames) > self.window:
@@ -230,7 +233,7 @@ def run_live(opts: LiveOptions, console) -> Path:
                 tid = int(ids[n])
                 st = people.setdefault(tid, PersonState(model.cfg.maxlen))
                 h36 = coco_to_h36m(kp[n][None])[0].astype(np.float32)
-                st.push(f.index, h36)
+                st.push(f.index, h36, max_gap=max(2, round(0.5 * src.fps)))
                 active.append((tid, st))
                 active_boxes.append(boxes[n])
             ys = lift_newest(model, [np.stack(st.kpts) for _, st in active], opts.flip) if active else []
@@ -266,7 +269,7 @@ def run_live(opts: LiveOptions, console) -> Path:
             raise UserError(f"no person was seen in {opts.source} ({processed} frames processed): check that "
                             f"people are visible, or try --imgsz 960")
         motion = _assemble(people, last_index + 1, src.fps, size, str(model.source), opts.person, opts.min_frames)
-        write_pose3d(outdir, motion, plots=False)
+        write_pose3d(outdir, motion)
         lat = np.array(latencies) * 1000
         summary = {"source": opts.source, "fps": src.fps, "frames_read": src.read_count, "frames_processed": processed,
                    "frames_dropped": src.read_count - processed, "stalled": src.stalled,

@@ -24,7 +24,7 @@ from .keypoint_files import read_keypoints_file
 from .keypoints import apply_crop, crop_box, fill_gaps, person_height, pixel_denormalise, pixel_normalise, to_h36m
 from .lift import count_windows, cpu_has_native_bf16, lift_sequence
 from .progress import Stages
-from .render import render_pose3d_videos
+from .render import plot_angles, render_pose3d_videos
 from .results import Motion3D
 from .tracks import Tracks, fix_swaps, select_tracks, stitch_tracks
 from .video import VideoInfo, probe, read_frames, segment
@@ -211,7 +211,10 @@ def run_pose3d(opts: Pose3dOptions, console, model=None) -> Path:
         motion = lift_people(model, tracks, sel, info, opts, advance)
         finish()
         t0 = time.perf_counter()
-        write_pose3d(outdir, motion, plots=opts.render)  # --no-render: the fast path, no pictures
+        angles = write_pose3d(outdir, motion)
+        if opts.render:  # --no-render: the fast path, no pictures (~0.5 s per plot)
+            for tid, a in angles.items():
+                plot_angles(outdir.path(f"person_{tid}_angles.png"), a, motion.fps, f"person {tid}")
         stages.timing["write"] = time.perf_counter() - t0
         if opts.render and info.path is not None:
             advance, finish = stages.stage("render", motion.num_frames)
