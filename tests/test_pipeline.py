@@ -44,11 +44,11 @@ def test_lift_people_computes_without_writing(tmp_path):
                                atol=30)
     # the writers take the result as it is
     with OutputDir(tmp_path / "out") as out:
-        write_pose3d(out, m)
+        angles = write_pose3d(out, m)  # files only: the plots are the caller's (pipeline draws them)
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["motion.json", "motion.npz", "person_4.csv", "person_4.trc", "person_4_angles.csv",
-                     "person_4_angles.png", "person_9.csv", "person_9.trc", "person_9_angles.csv",
-                     "person_9_angles.png"]
+    assert names == ["motion.json", "motion.npz", "person_4.bvh", "person_4.csv", "person_4.trc",
+                     "person_4_angles.csv", "person_9.bvh", "person_9.csv", "person_9.trc", "person_9_angles.csv"]
+    assert sorted(angles) == [4, 9] and "knee_flexion_left" in angles[9]
     rows = (tmp_path / "out/person_9_angles.csv").read_text().splitlines()
     assert rows[0].startswith("frame,time_s,knee_flexion_left_deg,knee_flexion_right_deg,") and len(rows) == 61
     assert rows[1].split(",")[2] == "" and rows[11].split(",")[2] != ""  # unseen frames are empty
