@@ -19,8 +19,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from motionbert_cli.action import classify, prepare_ntu
-from motionbert_cli.action_train import (HELD_OUT_VIEWS, ActionTrainConfig, class_folders, load_example,
+from motionbert_cli.action import classify, prepare_windows
+from motionbert_cli.action_train import (HELD_OUT_VIEWS, ActionTrainConfig, class_folders, load_example, predict,
                                          validation_inputs)
 from motionbert_cli.checkpoint import load_model
 from motionbert_cli.evaluate import videopose3d_views
@@ -60,7 +60,7 @@ def main() -> None:
             preds, ys = [], []
             for v in range(args.views):
                 x = validation_inputs(exs, T, cfg, view, seed=1000 * (v + 1))
-                preds.append(np.concatenate([classify(model, x[i:i + 64]).argmax(1) for i in range(0, len(x), 64)]))
+                preds.append(predict(model, x))
                 ys.append(y)
             pred, yy = np.concatenate(preds), np.concatenate(ys)
             per_class = [float((pred[yy == c] == c).mean()) for c in range(len(names)) if (yy == c).any()]
@@ -71,7 +71,7 @@ def main() -> None:
     if (he / "data_3d_humaneva15.npz").is_file():
         said = defaultdict(Counter)
         for v in videopose3d_views(he / "data_3d_humaneva15.npz", he / "data_2d_humaneva15_gt.npz"):
-            x = prepare_ntu([v.kp.astype(np.float32)], (640, 480), T, "h36m", official_conf=False)
+            x = prepare_windows(v.kp.astype(np.float32), (640, 480), 60.0, T, "h36m")
             said[v.action][names[int(classify(model, x[None]).argmax())]] += 1
         t = Table(title="HumanEva-I (real 2D of real people, ground-truth keypoints): labels given per trial x camera")
         t.add_column("action")

@@ -126,6 +126,12 @@ class ClipKeypoints:
     fps: float
     num_frames: int
     layout: str = "coco"         # joint order of kpts (tracks.Tracks.layout)
+    ids: list[int] | None = None  # their track ids
+
+    def person(self, i: int) -> "ClipKeypoints":
+        """The clip with person i alone."""
+        return ClipKeypoints([self.kpts[i]], self.frame_size, self.fps, self.num_frames, self.layout,
+                             [self.ids[i]] if self.ids else None)
 
 
 def clip_keypoints(path: Path, detector, device: str, imgsz: int, stages, video_info=None) -> ClipKeypoints:
@@ -148,7 +154,8 @@ def clip_keypoints(path: Path, detector, device: str, imgsz: int, stages, video_
         k = tracks.kpts[i]
         score.append(float((k[..., 2] > 0.3).sum()))  # visible joint-frames: the most prominent people
     order = np.argsort(score)[::-1][:2]
-    return ClipKeypoints([tracks.kpts[i] for i in order], size, fps, tracks.num_frames, tracks.layout)
+    return ClipKeypoints([tracks.kpts[i] for i in order], size, fps, tracks.num_frames, tracks.layout,
+                         [int(tracks.ids[i]) for i in order])
 
 
 def _keypoint_extent(tracks) -> tuple[int, int]:

@@ -356,7 +356,13 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
             log(msg)
     model.backbone.requires_grad_(True)
     model.eval()
-    acc, conf = evaluate(model, val_x, val_y, len(names)) if val_x is not None else (None, None)
+    acc = conf = None
+    if val_x is not None and not cfg.finetune_backbone:  # the backbone did not change: reuse its features
+        with torch.no_grad():
+            pred = model.head.classify_pooled(val_feats).argmax(-1).numpy()
+        acc, conf = float((pred == val_y).mean()), confusion(val_y, pred, len(names))
+    elif val_x is not None:
+        acc, conf = evaluate(model, val_x, val_y, len(names))
     report = TrainReport(classes=names, train_files=len(train_ex), val_files=len(val_ex), val_accuracy=acc,
                          confusion=conf.tolist() if conf is not None else None,
                          seconds=round(time.perf_counter() - t_start, 1), config=_jsonable(asdict(cfg)))
@@ -365,7 +371,8 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
     model.task = "action"
     save_model(model, out / "action.bin", meta={"classes": names, "input": "windows", "persons": "single", "conf_order": "h36m",
                                                "window": T,
-                                               "val_accuracy": acc, "init": str(init or default_checkpoint())})
+                                               "val_accuracy": acc,
+                                               "init": Path(init).name if init else f"{default_checkpoint().name} (shipped)"})
     from .fileio import write_json_atomic
 
     write_json_atomic(out / "report.json", asdict(report))

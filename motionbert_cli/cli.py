@@ -277,6 +277,7 @@ def action(
         ck = act.clip_keypoints(clip, detector, dev, imgsz, stages)
         result: dict = {"clip": str(clip), "checkpoint": str(model.source)}
         out = Console()
+        tables: list = []
         if gallery is not None:
             names, files, E = act.build_gallery(gallery, model, detector, dev, imgsz, stages, use_cache=True,
                                                 write_cache=build_index)
@@ -289,27 +290,41 @@ def action(
             result["gallery"] = str(gallery)
             result["matches"] = [asdict(m) for m in ranked]
             result["prediction"] = ranked[0].action
+            tables.append(table)
         else:
             cls = act.class_names(model.head_cfg.num_classes, labels, model.meta.get("classes"))
-            top, windows = act.classify_clip(model, ck, cls, dev, top_k, window)
-            table = Table(title=f"{clip.name}: top-{top_k} of {len(cls)} classes")
-            for c in ("rank", "class", "score"):
-                table.add_column(c, justify="left" if c == "class" else "right")
-            for r, lab in enumerate(top, 1):
-                ntu = "classes" not in model.meta  # NTU models: show the dataset's action numbers
-                table.add_row(str(r), f"A{lab.index + 1:03d} {lab.label}" if ntu else lab.label, f"{lab.score:.3f}")
-            result["top_k"] = [{"index": lab.index, "label": lab.label, "score": lab.score} for lab in top]
-            result["prediction"] = top[0].label
-            if window:
-                timeline = Table(title=f"timeline ({window:g} s windows)")
-                for c in ("start s", "end s", "class", "score"):
-                    timeline.add_column(c, justify="left" if c == "class" else "right")
-                for lab in windows:
-                    timeline.add_row(f"{lab.start_s:.1f}", f"{lab.end_s:.1f}", lab.label, f"{lab.score:.3f}")
-                result["windows"] = [asdict(lab) for lab in windows]
-    out.print(table)
-    if gallery is None and window:
-        out.print(timeline)
+            ntu = "classes" not in model.meta  # NTU models: show the dataset's action numbers
+            # single-person models (ours) label each of the two most prominent people on their own
+            subjects = ([(f"person #{ck.ids[i]}" if ck.ids else f"person {i + 1}", ck.person(i))
+                         for i in range(len(ck.kpts))] if act.single_person(model) and len(ck.kpts) > 1
+                        else [(None, ck)])
+            people = []
+            for who, sub in subjects:
+                top, windows = act.classify_clip(model, sub, cls, dev, top_k, window)
+                name = clip.name + (f", {who}" if who else "")
+                table = Table(title=f"{name}: top-{top_k} of {len(cls)} classes")
+                for c in ("rank", "class", "score"):
+                    table.add_column(c, justify="left" if c == "class" else "right")
+                for r, lab in enumerate(top, 1):
+                    table.add_row(str(r), f"A{lab.index + 1:03d} {lab.label}" if ntu else lab.label, f"{lab.score:.3f}")
+                tables.append(table)
+                entry = {"person": who, "top_k": [{"index": lab.index, "label": lab.label, "score": lab.score}
+                                                  for lab in top], "prediction": top[0].label}
+                if window:
+                    timeline = Table(title=f"{name}: timeline ({window:g} s windows)")
+                    for c in ("start s", "end s", "class", "score"):
+                        timeline.add_column(c, justify="left" if c == "class" else "right")
+                    for lab in windows:
+                        timeline.add_row(f"{lab.start_s:.1f}", f"{lab.end_s:.1f}", lab.label, f"{lab.score:.3f}")
+                    tables.append(timeline)
+                    entry["windows"] = [asdict(lab) for lab in windows]
+                people.append(entry)
+            best = max(people, key=lambda e: e["top_k"][0]["score"])  # the clip's label: the surest person's
+            result.update({k: v for k, v in best.items() if k != "person"})
+            if len(people) > 1:
+                result["people"] = people
+    for t in tables:
+        out.print(t)
     result["seconds"] = round(time.perf_counter() - t0, 2)
     if json_out:
         write_json_atomic(json_out, result)

@@ -94,3 +94,19 @@ def test_embedding_is_unit_and_ignores_missing_person():
     assert e.shape == (1, 17 * 32) and abs(np.linalg.norm(e) - 1) < 1e-5
     e_single = embed(m, x1[:, :1])
     np.testing.assert_allclose(e, e_single, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_default_model_labels_each_person(tmp_path):
+    """No -c: the shipped everyday-action model; on the Sports2D clip (two people) each person gets a label
+    and the clip's label is the surer person's."""
+    out = tmp_path / "a.json"
+    res = run_cli("action", need(VIDEOS / "sports2d_demo.mp4"), "--json", out, "--window", "3")
+    assert res.returncode == 0, res.stderr[-2000:]
+    d = json.loads(out.read_text())
+    assert d["checkpoint"].endswith("motionbert_cpu_action.bin")
+    names = load_model(d["checkpoint"]).meta["classes"]
+    assert len(d["people"]) == 2 and all(p["prediction"] in names for p in d["people"])
+    best = max(d["people"], key=lambda p: p["top_k"][0]["score"])
+    assert d["prediction"] == best["prediction"] and d["windows"] == best["windows"]
+    assert "person #" in res.stdout and "A001" not in res.stdout
