@@ -185,6 +185,31 @@ def lift_newest(model, windows: list[np.ndarray], flip: bool) -> list[np.ndarray
     return outs
 
 
+def process_frame(f: Frame, det, model, people: dict[int, PersonState], opts: LiveOptions, fps: float):
+    """Detect, track and lift one frame; each person's causal 3D is filtered and kept in their state.
+    Returns (the people in this frame as (track id, state), the frame's live.jsonl record)."""
+    ids, kp, boxes = det(f.image)
+    order = np.argsort([-(k[:, 2] > 0.3).sum() for k in kp])[:opts.max_people]  # the most visible people
+    active, active_boxes = [], []
+    for n in order:
+        tid = int(ids[n])
+        st = people.setdefault(tid, PersonState(model.cfg.maxlen))
+        st.push(f.index, coco_to_h36m(kp[n][None])[0].astype(np.float32), max_gap=max(2, round(0.5 * fps)))
+        active.append((tid, st))
+        active_boxes.append(boxes[n])
+    ys = lift_newest(model, [np.stack(st.kpts) for _, st in active], opts.flip) if active else []
+    record = {"frame": f.index, "time_s": round(f.index / fps, 4), "people": {}}
+    for (tid, st), y, box in zip(active, ys, active_boxes):
+        if y is None:
+            continue
+        if st.filt is None:
+            st.filt = OneEuroStream(fps, opts.min_cutoff, opts.beta, max(person_height(st.kpts[-1][None]), 1.0))
+        y = st.filt(y, f.index)
+        st.out[f.index] = (st.kpts[-1], y.astype(np.float32), box)
+        record["people"][tid] = np.round(y, 2).tolist()
+    return active, record
+
+
 def has_display() -> bool:
     return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
@@ -226,26 +251,7 @@ def run_live(opts: LiveOptions, console) -> Path:
             if f is None:
                 break
             size = (f.image.shape[1], f.image.shape[0])
-            ids, kp, boxes = det(f.image)
-            order = np.argsort([-(k[:, 2] > 0.3).sum() for k in kp])[:opts.max_people]
-            active, active_boxes = [], []
-            for n in order:
-                tid = int(ids[n])
-                st = people.setdefault(tid, PersonState(model.cfg.maxlen))
-                h36 = coco_to_h36m(kp[n][None])[0].astype(np.float32)
-                st.push(f.index, h36, max_gap=max(2, round(0.5 * src.fps)))
-                active.append((tid, st))
-                active_boxes.append(boxes[n])
-            ys = lift_newest(model, [np.stack(st.kpts) for _, st in active], opts.flip) if active else []
-            record = {"frame": f.index, "time_s": round(f.index / src.fps, 4), "people": {}}
-            for (tid, st), y, box in zip(active, ys, active_boxes):
-                if y is None:
-                    continue
-                if st.filt is None:
-                    st.filt = OneEuroStream(src.fps, opts.min_cutoff, opts.beta, max(person_height(st.kpts[-1][None]), 1.0))
-                y = st.filt(y, f.index)
-                st.out[f.index] = (st.kpts[-1], y.astype(np.float32), box)
-                record["people"][tid] = np.round(y, 2).tolist()
+            active, record = process_frame(f, det, model, people, opts, src.fps)
             done = time.perf_counter()
             latencies.append(done - f.captured)
             record["latency_ms"] = round(1000 * latencies[-1], 1)
