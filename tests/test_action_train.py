@@ -4,9 +4,8 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
-from conftest import SHARED, need, run_cli
+from conftest import run_cli
 from motionbert_cli import load_model
 from motionbert_cli.action import class_names, classify
 from motionbert_cli.action_train import ActionTrainConfig, Example, predict, validation_inputs
@@ -14,7 +13,7 @@ from motionbert_cli.mocap import Motion
 from test_bvh import REST
 from test_cli_pose3d import one_line_error
 
-BANDAI = SHARED / "data" / "mocap" / "bandai"
+pytestmark = pytest.mark.slow  # each test trains through the CLI in a subprocess
 
 
 def arm_motion(kind: str, T: int, rate: float, phase: float) -> np.ndarray:

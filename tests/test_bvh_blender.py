@@ -13,7 +13,8 @@ from motionbert_cli.mocap import read_bvh_positions
 from test_bvh import walking
 
 BLENDER = shutil.which("blender")
-pytestmark = pytest.mark.skipif(BLENDER is None, reason="Blender is not installed (apt-get install blender)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(BLENDER is None, reason="Blender is not installed (apt-get install blender)")]
 
 
 def test_blender_imports_the_animation(tmp_path):
