@@ -131,8 +131,22 @@ class SkeletonView:
                             0.5, colours[p], 1, cv2.LINE_AA)
         cv2.putText(img, f"3D, grid {step:g} m" if step >= 0.05 else "3D", (10, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
                     (200, 200, 200), 1, cv2.LINE_AA)
+        self._axes(img, t)
         draw_legend(img)
         return img
+
+    def _axes(self, img: np.ndarray, t: int) -> None:
+        """A small axis cross, bottom right: the camera's right, up, and its viewing direction (away)."""
+        s = self.size
+        o = np.array([s - 0.16 * s, s - 0.12 * s])
+        L = 0.07 * s
+        R = self._rotation(t)
+        for d, name in (((1, 0, 0), "right"), ((0, -1, 0), "up"), ((0, 0, 1), "away")):
+            v = R @ np.array(d, float)
+            end = o + L * v[:2]
+            cv2.line(img, tuple(int(x) for x in o), tuple(int(x) for x in end), (160, 160, 160), 1, cv2.LINE_AA)
+            cv2.putText(img, name, (int(end[0]) + 2, int(end[1]) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                        (160, 160, 160), 1, cv2.LINE_AA)
 
 
 def _fill_nan(x: np.ndarray) -> np.ndarray:
