@@ -20,7 +20,7 @@ import torch
 from .errors import UserError
 from .fileio import atomic_path
 from .keypoint_files import read_keypoints_file
-from .keypoints import coco_to_h36m, crop_scale, halpe_to_h36m
+from .keypoints import coco_to_h36m, crop_scale, halpe_to_h36m, to_h36m
 from .pipeline import get_tracks
 from .video import probe
 
@@ -54,13 +54,11 @@ def resample_indices(n: int, target: int) -> np.ndarray:
 
 
 def prepare_ntu(kpts: list[np.ndarray], frame_size: tuple[int, int], n_frames: int = 243,
-                layout: str = "coco", official_conf: bool = True) -> np.ndarray:
+                layout: str = "coco") -> np.ndarray:
     """People's keypoints (each [T, 17|26, 3] pixels + confidence in `layout` order, most prominent first)
     -> [2, n_frames, 17, 3].
 
-    At most two people are used, as in NTU RGB+D. official_conf: keep the official quirk (COCO-ordered
-    confidences beside H36M-ordered coordinates) that official checkpoints expect; False (our own trained
-    action models) converts the confidences with the coordinates.
+    At most two people are used, as in NTU RGB+D.
     """
     w, h = frame_size
     people = []
@@ -74,8 +72,7 @@ def prepare_ntu(kpts: list[np.ndarray], frame_size: tuple[int, int], n_frames: i
             conf = halpe_to_h36m(k[None, ..., 2:])[0]
         else:
             xy = coco_to_h36m(xy[None])[0]
-            # COCO order, as the official pipeline does (or converted, for models trained that way)
-            conf = k[..., 2:] if official_conf else coco_to_h36m(k[None, ..., 2:])[0]
+            conf = k[..., 2:]                          # COCO order, as the official pipeline does
         people.append(np.concatenate([xy, conf], -1))
     motion = np.stack(people)                          # [M, T, 17, 3]
     motion = motion[:, resample_indices(motion.shape[1], n_frames)]
@@ -101,14 +98,8 @@ def prepare_windows(kpts: np.ndarray, frame_size: tuple[int, int], fps: float, w
     seen = np.flatnonzero((k[..., 2] > 0).any(-1))
     if len(seen):  # from the first to the last frame the person is seen
         k = k[seen[0]:seen[-1] + 1]
-    w, h = frame_size
-    xy = k[..., :2] / max(w, h) * 2 - 1
-    if layout == "h36m" and k.shape[-2] == 17:
-        x = np.concatenate([xy, k[..., 2:]], -1)
-    elif k.shape[-2] == 26:
-        x = np.concatenate([halpe_to_h36m(xy[None])[0], halpe_to_h36m(k[None, ..., 2:])[0]], -1)
-    else:
-        x = np.concatenate([coco_to_h36m(xy[None])[0], coco_to_h36m(k[None, ..., 2:])[0]], -1)
+    x = to_h36m(k, layout)  # confidences converted with the coordinates (no official quirk)
+    x[..., :2] = x[..., :2] / max(frame_size) * 2 - 1
     n = max(1, int(round(len(x) * WINDOW_FPS / fps)))
     x = x[np.minimum(np.round(np.arange(n) * fps / WINDOW_FPS).astype(int), len(x) - 1)]
     if len(x) < window:
@@ -284,11 +275,6 @@ def match_gallery(model, ck: ClipKeypoints, names: list[str], files: list[str], 
     return sorted(best.values(), key=lambda m: -m.similarity)[:top_k]
 
 
-def official_prep(model) -> bool:
-    """Whether the model wants the official NTU input quirk (see prepare_ntu); ours say otherwise in meta."""
-    return getattr(model, "meta", {}).get("conf_order") != "h36m"
-
-
 def windowed(model) -> bool:
     """Models trained on `prepare_windows` inputs (ours, from `train action`)."""
     return getattr(model, "meta", {}).get("input") == "windows"
@@ -300,18 +286,14 @@ def single_person(model) -> bool:
 
 
 def _scores(model, people: list[np.ndarray], ck: ClipKeypoints, device: str) -> np.ndarray:
-    """Class scores [classes] for people's keypoints: one input with both people (official NTU models), or
-    each person alone and the most confident person's scores (single-person models)."""
+    """Class scores [classes] for people's keypoints: one input with both people, prepared as the official
+    NTU pipeline does (official models), or each person alone in windows at 30 fps and the more confident
+    person's scores (ours, from `train action`)."""
     T = min(243, model.cfg.maxlen)
-    off = official_prep(model)
-    if windowed(model):  # ours: each person alone, the clip in windows at 30 fps; the more confident person
-        sc = np.stack([classify(model, prepare_windows(k, ck.frame_size, ck.fps, T, ck.layout)[None], device)[0]
-                       for k in people[:2]])
-        return sc[int(np.argmax(sc.max(1)))]
-    if not single_person(model):
-        return classify(model, prepare_ntu(people, ck.frame_size, T, ck.layout, off)[None], device)[0]
-    x = np.stack([prepare_ntu([k], ck.frame_size, T, ck.layout, off) for k in people[:2]])
-    sc = classify(model, x, device)
+    if not windowed(model):
+        return classify(model, prepare_ntu(people, ck.frame_size, T, ck.layout)[None], device)[0]
+    sc = np.stack([classify(model, prepare_windows(k, ck.frame_size, ck.fps, T, ck.layout)[None], device)[0]
+                   for k in people[:2]])
     return sc[int(np.argmax(sc.max(1)))]
 
 

@@ -21,13 +21,12 @@ import torch
 from torch import nn
 
 from .action import KEYPOINT_EXTS, VIDEO_EXTS, clip_keypoints, prepare_windows
-from .camera import look_at, orbit_eye, to_pixels
 from .checkpoint import CheckpointError, default_checkpoint, load_model, save_model
 from .errors import UserError
 from .heads import ActionConfig, ActionNet
 from .keypoints import H36M_FLIP_PERM
 from .mocap import Motion, read_bvh, read_npz, to_detector_joints
-from .synth import AugmentConfig, detector_noise
+from .synth import AugmentConfig, detector_noise, project
 
 MOTION_EXTS = {".bvh"}  # .npz is told apart by its contents (3D joints3d vs 2D keypoints)
 
@@ -118,15 +117,11 @@ def load_example(path: Path, label: int, detector, device: str, imgsz: int, stag
 
 
 def _virtual_view(joints: np.ndarray, rng: np.random.Generator, view: ViewConfig) -> np.ndarray:
-    """World joints [T, 17, 3] (Y up) -> detector-like 2D [T, 17, 3] (pixels of a 1000 px image + conf)."""
-    centre = joints[:, 0].mean(0)
-    extent = np.ptp(joints[:, 0, [0, 2]], axis=0).max()
-    eye = orbit_eye(centre, rng.uniform(0, 2 * np.pi), np.deg2rad(rng.uniform(*view.elevation_deg)),
-                    rng.uniform(*view.distance_m) + extent)
-    R = look_at(eye, centre)
-    f = 500.0 / np.tan(np.deg2rad(rng.uniform(*view.fov_deg)) / 2)
-    uv, _ = to_pixels((joints - eye) @ R.T, f, (500.0, 500.0))
-    aug = AugmentConfig(drift_px=0.015, burst_p=0.006, swap_p=0.003)  # the errors measured on real YOLO 2D
+    """World joints [T, 17, 3] (Y up) -> detector-like 2D [T, 17, 3] (pixels of a 1000 px image + conf):
+    a camera of `view` aimed at the mean pelvis, then the errors measured on real YOLO 2D."""
+    aug = AugmentConfig(elevation_deg=view.elevation_deg, distance_m=view.distance_m, fov_deg=view.fov_deg,
+                        drift_px=0.015, burst_p=0.006, swap_p=0.003)
+    uv, _ = project(joints, rng, aug, aim_jitter_m=0.0)
     uv, conf = detector_noise(uv, rng, aug)
     return np.concatenate([uv, conf], -1)
 
@@ -369,7 +364,7 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.task = "action"
-    save_model(model, out / "action.bin", meta={"classes": names, "input": "windows", "persons": "single", "conf_order": "h36m",
+    save_model(model, out / "action.bin", meta={"classes": names, "input": "windows", "persons": "single",
                                                "window": T,
                                                "val_accuracy": acc,
                                                "init": Path(init).name if init else f"{default_checkpoint().name} (shipped)"})

@@ -77,8 +77,11 @@ def _scale_bones(j: np.ndarray, rng: np.random.Generator, amount: float) -> np.n
 
 
 def project(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentConfig,
-            image_size: float = 1000.0, camera: Camera | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Random (or the given) camera -> (2D pixels [T, 17, 2], pixel-scaled 3D [T, 17, 3])."""
+            image_size: float = 1000.0, camera: Camera | None = None,
+            aim_jitter_m: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Random (or the given) camera -> (2D pixels [T, 17, 2], pixel-scaled 3D [T, 17, 3]). The random camera
+    orbits the clip's mean pelvis within aug's elevation, distance and field-of-view ranges and aims up to
+    aim_jitter_m above or below it."""
     if camera is not None:
         return to_pixels((joints_world - camera.centre) @ camera.R, camera.f, camera.c)
     centre = joints_world[:, 0].mean(0)
@@ -87,7 +90,7 @@ def project(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentConf
     extent = np.ptp(joints_world[:, 0, [0, 2]], axis=0).max() if len(joints_world) > 1 else 0.0
     dist = rng.uniform(*aug.distance_m) + extent  # keep the whole path in front of the camera
     eye = orbit_eye(centre, az, el, dist)
-    R = look_at(eye, centre + np.array([0, rng.uniform(-0.3, 0.3), 0]))
+    R = look_at(eye, centre + np.array([0, rng.uniform(-aim_jitter_m, aim_jitter_m), 0]) if aim_jitter_m else centre)
     cam = (joints_world - eye) @ R.T
     f = image_size / 2 / np.tan(np.deg2rad(rng.uniform(*aug.fov_deg)) / 2)
     return to_pixels(cam, f, (image_size / 2, image_size / 2))
