@@ -39,17 +39,16 @@ class Tracks:
 
     def cut(self, start: int, end: int) -> "Tracks":
         """Frames [start, end) only (frame 0 of the result is frame `start`); tracks absent there are dropped."""
-        out = Tracks(end - start, layout=self.layout)
-        for i, tid in enumerate(self.ids):
-            k = self.kpts[i][start:end]
-            if len(k) < end - start:  # the file ended early: pad with absent frames
-                k = np.concatenate([k, np.zeros((end - start - len(k),) + k.shape[1:], k.dtype)])
-            if (k[..., 2] > 0).any():
-                b = self.boxes[i][start:end]
-                b = np.concatenate([b, np.full((end - start - len(b), 4), np.nan, np.float32)]) if len(b) < len(k) else b
-                out.ids.append(tid)
-                out.kpts.append(k)
-                out.boxes.append(b)
+        n = end - start
+        out = Tracks(n, layout=self.layout)
+        for tid, k, b in zip(self.ids, self.kpts, self.boxes):
+            k, b = k[start:end], b[start:end]
+            if not (k[..., 2] > 0).any():
+                continue
+            short = n - len(k)  # the file ended early: pad with absent frames
+            out.ids.append(tid)
+            out.kpts.append(np.concatenate([k, np.zeros((short,) + k.shape[1:], k.dtype)]))
+            out.boxes.append(np.concatenate([b, np.full((short, 4), np.nan, b.dtype)]))
         return out
 
 

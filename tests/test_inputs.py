@@ -218,3 +218,22 @@ def test_motion_json_is_strict_json_and_files_agree(tmp_path):
     assert [int(r[0]) for r in data] == list(range(T)) and float(data[3][1]) == pytest.approx(3 / 25)
     assert data[2][2:] == [""] * 51  # unseen frame: empty fields
     np.testing.assert_allclose(np.array(data[4][2:], float).reshape(17, 3), cam[0, 4] * [1, -1, -1], atol=1e-5)
+
+
+def test_tracks_cut_to_a_segment():
+    """--start/--end on a keypoint file: frames [start, end) renumbered from 0, tracks absent there dropped,
+    a file that ends early padded with unseen frames."""
+    t = Tracks(10)
+    for tid, (s, e) in ((1, (0, 10)), (2, (0, 3)), (3, (5, 8))):
+        k = np.zeros((10, 17, 3), np.float32)
+        k[s:e] = 1.0
+        b = np.full((10, 4), np.nan, np.float32)
+        b[s:e] = 5.0
+        t.ids.append(tid)
+        t.kpts.append(k)
+        t.boxes.append(b)
+    c = t.cut(4, 12)
+    assert c.num_frames == 8 and c.ids == [1, 3]
+    assert [k.shape for k in c.kpts] == [(8, 17, 3)] * 2 and [b.shape for b in c.boxes] == [(8, 4)] * 2
+    assert c.present(0).tolist() == [True] * 6 + [False] * 2 and c.span(1) == (1, 4)
+    assert np.isnan(c.boxes[0][6:]).all() and (c.boxes[1][1:4] == 5).all()
