@@ -41,6 +41,8 @@ class AugmentConfig:
     burst_p: float = 0.0              # per joint and frame: chance a misplaced-keypoint burst starts
     burst_size: float = 0.08          # its offset's std, fraction of the person's size (1-10 frames long)
     swap_p: float = 0.0               # per frame: chance the detector swaps left and right for 1-8 frames
+    detector_error_p: float = 1.0     # share of clips that get the drift, bursts and swaps above (the rest only
+                                      # jitter and outliers), so the network still trusts clean 2D
     detector_joints: bool = False     # map mocap neck/head-top skeletons to the detector's joint definitions
 
 
@@ -112,6 +114,8 @@ def detector_noise(uv: np.ndarray, rng: np.random.Generator, aug: AugmentConfig)
     outlier = rng.random((T, 17, 1)) < aug.outlier_p
     err = err + outlier * rng.normal(0, 0.15 * size, size=uv.shape)
     low_conf = np.zeros((T, 17), bool)
+    if aug.detector_error_p < 1.0 and rng.random() >= aug.detector_error_p:
+        aug = replace(aug, drift_px=0.0, burst_p=0.0, swap_p=0.0)
     if aug.drift_px > 0:
         scale = aug.drift_px * size * rng.uniform(0.5, 1.5)  # detectors and image sizes differ per clip
         a = aug.drift_corr
