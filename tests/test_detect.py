@@ -1,0 +1,89 @@
+"""The detector's runtimes: OpenVINO (exported once per weights and frame size, cached) must give PyTorch's
+keypoints, without telemetry or downloads; frame decoding ahead of the detector keeps frames in order."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import VIDEOS, need
+from motionbert_cli.detect import letterbox_shape, openvino_available
+from motionbert_cli.video import prefetch, read_frames
+
+
+def test_letterbox_shape_is_pytorch_s_rectangle():
+    assert letterbox_shape(720, 1280) == (384, 640)      # 720p: 640x360 padded to a multiple of 32
+    assert letterbox_shape(1920, 1080) == (640, 384)     # portrait phone video
+    assert letterbox_shape(994, 1768) == (384, 640)      # 640x360 again
+    assert letterbox_shape(480, 640) == (480, 640)
+    assert letterbox_shape(1080, 1920, imgsz=960) == (544, 960)
+
+
+def test_prefetch_keeps_order_stops_early_and_reraises():
+    assert list(prefetch(iter(range(50)), depth=3)) == list(range(50))
+    g = prefetch(iter(range(1000)), depth=2)
+    assert [next(g) for _ in range(5)] == [0, 1, 2, 3, 4]
+    g.close()  # the worker thread must stop, not block on a full queue
+
+    def broken():
+        yield 1
+        raise ValueError("corrupt frame")
+
+    with pytest.raises(ValueError, match="corrupt frame"):
+        list(prefetch(broken()))
+
+
+def test_prefetch_reads_the_same_frames():
+    video = need(VIDEOS / "pose2sim_single" / "cam01.mp4")
+    a = list(read_frames(video, 10, 12))
+    b = list(prefetch(read_frames(video, 10, 12)))
+    assert len(a) == len(b) == 12 and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+_COMPARE = """
+import json, sys, time
+import numpy as np
+from motionbert_cli.detect import PoseDetector, detect_video
+from motionbert_cli.video import read_frames
+video, n = sys.argv[1], int(sys.argv[2])
+notes, out = [], {}
+for rt in ("pytorch", "openvino"):
+    det = PoseDetector(runtime=rt, notice=notes.append)
+    t = time.perf_counter()
+    out[rt] = detect_video(read_frames(video, 0, n), n, det)
+    out[rt + "_s"] = time.perf_counter() - t
+a, b = out["pytorch"], out["openvino"]
+d = [np.linalg.norm(k[..., :2] - b.kpts[b.ids.index(i)][..., :2], axis=-1)[(k[..., 2] > 0.3)]
+     for i, k in zip(a.ids, a.kpts)]
+print(json.dumps({"ids": [a.ids, b.ids], "max_px": float(max(x.max() for x in d)), "notes": notes,
+                  "seconds": [out["pytorch_s"], out["openvino_s"]]}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not openvino_available(), reason="the openvino package is not installed")
+def test_openvino_gives_pytorch_keypoints_offline_and_cached(tmp_path):
+    video = need(VIDEOS / "pose2sim_single" / "cam01.mp4")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "MOTIONBERT_CACHE": str(tmp_path / "cache")}
+    env.pop("XDG_CACHE_HOME", None)
+    runs = []
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", _COMPARE, str(video), "20"], capture_output=True, text=True,
+                           env=env, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        import json
+        runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    first, second = runs
+    assert first["ids"][0] == first["ids"][1] and first["ids"][0]
+    assert first["max_px"] < 0.05, first                      # the same network, another runtime
+    assert first["notes"] == ["detector: OpenVINO at 384x640 (" + first["notes"][0].split("(")[1]]
+    exported = list((tmp_path / "cache" / "detectors").iterdir())
+    assert len(exported) == 1 and exported[0].name.endswith("-640x384_openvino_model")
+    assert second["max_px"] < 0.05 and len(list((tmp_path / "cache" / "detectors").iterdir())) == 1
+    # OpenVINO's conversion would otherwise write a client id under ~/intel and send usage data
+    assert not (home / "intel").exists(), list(home.rglob("*"))
