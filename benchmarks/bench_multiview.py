@@ -7,6 +7,10 @@ time (zero-phase Butterworth, 6 Hz, as Pose2Sim filters its markers), and
 each view's single-camera result from `motionbert pose3d` is compared with that reference in the view's own
 camera frame. On the two-person clip the tracks of the four views are first matched to people (`associate`).
   pose      P-MPJPE / N-MPJPE of the lifted body (shape; mm)
+  ref. 2D   P-MPJPE when the lifter is given the reference projected into the view (clean 2D that agrees with
+            the reference, the detector's confidences): the lifter's own error without the detector's noise
+  mean pose P-MPJPE of the reference's own average posture over the clip (an oracle that knows the person's
+            mean pose and never moves): a lifter has to beat this to show it follows the motion at all
   smoothness mean acceleration of the root-relative joints (mm/frame^2), prediction and reference
   placement pelvis position error of `joints3d_camera` with the true focal length and principal point, with
             average-adult limbs (what pose3d does) and with the reference's own limb lengths (what mesh does
@@ -30,7 +34,10 @@ from rich.console import Console
 
 from motionbert_cli.camera import limb_lengths, root_trajectory, smoothing_frames
 from motionbert_cli.evaluate import n_mpjpe, p_mpjpe
-from motionbert_cli.pipeline import PeopleOptions, Pose3dOptions, run_pose3d
+from motionbert_cli.filters import smooth
+from motionbert_cli.keypoints import person_height
+from motionbert_cli.lift import lift_sequence
+from motionbert_cli.pipeline import PeopleOptions, Pose3dOptions, load_pose3d, run_pose3d
 
 ROOT = Path(__file__).resolve().parent.parent
 # Scored joints: all but nose and head top, which come from face keypoints that views from behind lack.
@@ -222,6 +229,16 @@ def lift_views(folder: Path, serials: list[str], checkpoint: str | None, console
     return res
 
 
+def lift_clean(model, ref_c: np.ndarray, conf: np.ndarray, cam, fps: float) -> np.ndarray:
+    """Lift the reference projected into the view (pixels), as pose3d lifts detections: per-window boxes, flip,
+    6 Hz Butterworth. conf [T, 17]: the detector's confidences (0 where the reference is missing)."""
+    ok = np.isfinite(ref_c).all(-1)
+    uv = project(np.where(ok[..., None], ref_c, 0.0), cam)
+    x = np.concatenate([uv, np.where(ok, np.nan_to_num(conf), 0.0)[..., None]], -1).astype(np.float32)
+    y = lift_sequence(model, x, flip=True, pixels=True, batch_size=8)
+    return smooth(y, "butterworth", fps, scale=person_height(x)).astype(np.float32)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint")
@@ -230,9 +247,10 @@ def main():
     args = ap.parse_args()
     clips = ["pose2sim_single", "pose2sim_multi"] if args.clip == "all" else [args.clip]
     console = Console(stderr=True)
+    model = load_pose3d(Path(args.checkpoint) if args.checkpoint else None, None, "cpu")
     print("| clip | person | view | reproj. px | P-MPJPE | N-MPJPE | accel. pred | accel. ref | pelvis err (adult) | "
-          "(own limbs) | (default focal) | depth bias (adult) | ref. depth (m) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "(own limbs) | (default focal) | depth bias (adult) | ref. depth (m) | P-MPJPE (ref. 2D) | mean pose |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     summary = {}
     for clip in clips:
         folder = Path(args.shared) / "data/videos" / clip
@@ -267,24 +285,34 @@ def main():
                 e_adult = (root_trajectory(pix, f, c, smooth_frames=n) - ref_c[:, 0])[good] * 1000
                 e_own = (root_trajectory(pix, f, c, body, smooth_frames=n) - ref_c[:, 0])[good] * 1000
                 e_def = (r["joints3d_camera"][:, 0] - ref_c[:, 0])[good] * 1000
+                yc = lift_clean(model, ref_c, r["keypoints2d"][..., 2], cam, res[s]["fps"])
+                cl_rel = (yc - yc[:, :1])[:, BODY]
+                good_c = ok & np.isfinite(cl_rel).all((-1, -2))
+                pm_clean = p_mpjpe(cl_rel[good_c], gt_rel[good_c]).mean()
+                mean_pose = np.repeat(gt_rel[ok].mean(0)[None], ok.sum(), 0)
+                pm_mean = p_mpjpe(mean_pose, gt_rel[ok]).mean()
                 row = [np.nanmedian(reproj[good]), pm, nm, acc_p, acc_r, np.linalg.norm(e_adult, axis=-1).mean(),
                        np.linalg.norm(e_own, axis=-1).mean(), np.linalg.norm(e_def, axis=-1).mean(),
-                       e_adult[:, 2].mean(), ref_c[good, 0, 2].mean()]
+                       e_adult[:, 2].mean(), ref_c[good, 0, 2].mean(), pm_clean, pm_mean]
                 summary.setdefault((clip, pi + 1), []).append(row)
                 print(f"| {clip} | {pi + 1} | {s} | {row[0]:.1f} | {row[1]:.1f} | {row[2]:.1f} | {row[3]:.2f} | "
-                      f"{row[4]:.2f} | {row[5]:.0f} | {row[6]:.0f} | {row[7]:.0f} | {row[8]:+.0f} | {row[9]:.2f} |",
-                      flush=True)
+                      f"{row[4]:.2f} | {row[5]:.0f} | {row[6]:.0f} | {row[7]:.0f} | {row[8]:+.0f} | {row[9]:.2f} "
+                      f"| {row[10]:.1f} | {row[11]:.1f} |", flush=True)
     print()
-    print("| clip | person | views | reproj. px | P-MPJPE | N-MPJPE | accel. pred | accel. ref |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| clip | person | views | reproj. px | P-MPJPE | N-MPJPE | accel. pred | accel. ref | P-MPJPE (ref. 2D) "
+          "| mean pose |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for (clip, person), rows in summary.items():
         m = np.mean(rows, axis=0)
-        print(f"| {clip} | {person} | {len(rows)} | {m[0]:.1f} | {m[1]:.1f} | {m[2]:.1f} | {m[3]:.2f} | {m[4]:.2f} |")
+        print(f"| {clip} | {person} | {len(rows)} | {m[0]:.1f} | {m[1]:.1f} | {m[2]:.1f} | {m[3]:.2f} | {m[4]:.2f} "
+              f"| {m[10]:.1f} | {m[11]:.1f} |")
     allm = np.mean([np.mean(r, axis=0) for r in summary.values()], axis=0)
-    print(f"| all | | | {allm[0]:.1f} | {allm[1]:.1f} | {allm[2]:.1f} | {allm[3]:.2f} | {allm[4]:.2f} |")
+    print(f"| all | | | {allm[0]:.1f} | {allm[1]:.1f} | {allm[2]:.1f} | {allm[3]:.2f} | {allm[4]:.2f} "
+          f"| {allm[10]:.1f} | {allm[11]:.1f} |")
     print("(mm and mm/frame^2; reproj.: median distance between the reference projected into the view and the "
           "view's own detections; accel.: mean second difference of the root-relative joints, the prediction "
-          "scaled to the reference by one factor)")
+          "scaled to the reference by one factor; ref. 2D: the lifter given the reference's own projection; mean "
+          "pose: the reference's average posture, never moving)")
 
 
 if __name__ == "__main__":

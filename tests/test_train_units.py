@@ -105,3 +105,21 @@ def test_training_pairs_have_the_inference_layout():
     assert x.shape == y.shape == (40, 17, 3) and x.dtype == y.dtype == np.float32
     assert np.abs(x[..., :2]).max() <= 1.0 and (x[..., 2] > 0).all()  # normalised 2D + confidence
     assert np.abs(x[..., :2] - y[..., :2]).mean() < 0.1  # the noisy 2D sits on the target's x, y
+
+
+def test_detector_errors_reach_only_their_share_of_clips():
+    """detector_error_p: the share of clips with drift, bursts and swaps; the others keep plain jitter."""
+    rng = np.random.default_rng(0)
+    T = 40
+    uv = np.zeros((T, 17, 2))
+    uv[:, :, 0] = np.arange(17) * 10.0  # every joint at its own place: a left/right swap moves them
+    uv[:, :, 1] = 100.0
+
+    def swapped_share(p):
+        aug = AugmentConfig(noise_px=0.0, outlier_p=0.0, swap_p=0.5, detector_error_p=p)
+        hit = [np.abs(detector_noise(uv, rng, aug)[0] - uv).max() > 1.0 for _ in range(200)]
+        return np.mean(hit)
+
+    assert swapped_share(1.0) == 1.0
+    assert swapped_share(0.0) == 0.0
+    assert 0.35 < swapped_share(0.5) < 0.65
