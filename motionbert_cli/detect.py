@@ -46,6 +46,11 @@ def _prepare_ultralytics_env() -> None:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(cache_dir() / "ultralytics"))
     # Ultralytics sets OMP_NUM_THREADS=1 when unset; pin it to all cores first so numpy/cv2 keep them.
     os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+    # `import openvino` starts OpenVINO's telemetry (a client id under ~/intel, usage data to Google Analytics
+    # unless the user opted out); it uses a silent stub when that package cannot be imported. Block it before
+    # Ultralytics imports openvino; _silence_openvino_telemetry covers an openvino imported earlier.
+    if "openvino" not in sys.modules:
+        sys.modules.setdefault("openvino_telemetry", None)
 
 
 def default_weights() -> Path:
@@ -84,6 +89,21 @@ def _file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+def _silence_openvino_telemetry() -> None:
+    """OpenVINO's model conversion (which Ultralytics' export calls) sends usage data unless the user opted out;
+    point its conversion modules at the silent stub it uses when its telemetry package is missing."""
+    import importlib
+
+    stub = importlib.import_module("openvino.tools.ovc.telemetry_stub")
+    for name in ("telemetry_utils", "convert_impl", "utils"):
+        try:
+            mod = importlib.import_module(f"openvino.tools.ovc.{name}")
+        except ImportError:
+            continue
+        if hasattr(mod, "tm"):
+            mod.tm = stub
+
+
 def openvino_model(weights: Path, shape: tuple[int, int]) -> Path:
     """The OpenVINO export of `weights` for input `shape` (h, w): made once (~5 s), then read from
     <cache>/detectors/<stem>-<sha256[:16]>-<h>x<w>_openvino_model. Returns that folder."""
@@ -92,9 +112,7 @@ def openvino_model(weights: Path, shape: tuple[int, int]) -> Path:
     if (final / f"{weights.stem}.xml").is_file():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    # OpenVINO's model conversion sends usage data to Google Analytics unless the user opted out, and falls back
-    # to a silent stub when its telemetry package cannot be imported: make it unimportable in this process.
-    sys.modules.setdefault("openvino_telemetry", None)
+    _silence_openvino_telemetry()
     import torch
     from ultralytics import YOLO
 

@@ -64,7 +64,7 @@ class FrameSource:
     """Reads a source on a thread. `latest()` returns the newest unread frame (older unread ones are dropped
     and counted), or None when the source has ended. With realtime=False every frame is delivered."""
 
-    def __init__(self, source: str, realtime: bool = True, stall_s: float = 5.0):
+    def __init__(self, source: str, realtime: bool = True, stall_s: float = 5.0, start: bool = True):
         import cv2
 
         self.is_file = Path(source).is_file()  # a named pipe exists but is read as a stream
@@ -76,6 +76,8 @@ class FrameSource:
             raise UserError(f"cannot open {source} as a camera, stream or video (check the index, URL or file)")
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and np.isfinite(fps) and 1 <= fps <= 240 else 30.0
+        w, h = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        self.size = (w, h) if w > 0 and h > 0 else None  # (width, height) when the source says
         self.realtime = realtime or not self.is_file  # cameras and streams come in real time anyway
         self.stall_s = stall_s
         self.dropped = 0
@@ -85,6 +87,11 @@ class FrameSource:
         self._stop = threading.Event()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Begin reading (a file's clock starts now)."""
         self._thread.start()
 
     def _run(self) -> None:
@@ -139,7 +146,8 @@ class FrameSource:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2)
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
         self.cap.release()
 
 
@@ -223,11 +231,14 @@ def run_live(opts: LiveOptions, console) -> Path:
     model = load_pose3d(opts.checkpoint, opts.heads, opts.device)
     det = PoseDetector(opts.detector, device=opts.device, imgsz=opts.imgsz, runtime=opts.detector_runtime,
                        notice=console.print)
-    # warm both networks up before the clock starts: first calls are slow (allocation, Ultralytics' setup)
-    det(np.zeros((480, 640, 3), np.uint8))
+    src = FrameSource(opts.source, opts.realtime, opts.stall_s, start=False)
+    # warm both networks up before the clock starts: first calls are slow (allocation, Ultralytics' setup, the
+    # detector's OpenVINO model for this frame size)
+    w, h = src.size or (640, 480)
+    det(np.zeros((h, w, 3), np.uint8))
     lift_newest(model, [np.tile(np.array([[100.0, 100.0, 1.0]], np.float32), (8, 17, 1)) +
                         np.random.default_rng(0).normal(0, 20, (8, 17, 3)).astype(np.float32) * [1, 1, 0]], opts.flip)
-    src = FrameSource(opts.source, opts.realtime, opts.stall_s)
+    src.start()
     preview = has_display() if opts.preview is None else opts.preview
     if preview and not has_display():
         src.close()

@@ -27,7 +27,7 @@ from .progress import Stages
 from .render import plot_angles, render_pose3d_videos
 from .results import Motion3D
 from .tracks import Tracks, fix_swaps, select_tracks, stitch_tracks
-from .video import VideoInfo, prefetch, probe, read_frames, segment
+from .video import VideoInfo, probe, read_frames, segment
 
 @dataclass
 class PeopleOptions:
@@ -84,8 +84,9 @@ def get_tracks(video_info, keypoints: Path | None, detector: str | None, device:
         det = PoseDetector(detector, device=device, imgsz=imgsz, runtime=runtime,
                            notice=stages.progress.console.print)
         advance, finish = stages.stage("detect", video_info.frames)
-        tracks = detect_video(prefetch(read_frames(video_info.path, video_info.start, video_info.frames)),
-                              video_info.frames, det, advance)
+        # (decoding in a thread ahead of the detector was tried: no faster on 2 cores, where both compete)
+        tracks = detect_video(read_frames(video_info.path, video_info.start, video_info.frames), video_info.frames,
+                              det, advance)
         finish()
     if video_info is not None and tracks.num_frames > video_info.frames:
         video_info.frames = tracks.num_frames

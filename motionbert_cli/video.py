@@ -6,8 +6,6 @@ temporary file that is renamed on success, so a failed run leaves no half-writte
 from __future__ import annotations
 
 import os
-import queue
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -76,50 +74,6 @@ def read_frames(path: str | os.PathLike, start: int = 0, count: int | None = Non
             yield frame
     finally:
         cap.release()
-
-
-def prefetch(frames: Iterator[np.ndarray], depth: int = 4) -> Iterator[np.ndarray]:
-    """The same frames, decoded by a background thread up to `depth` ahead, so decoding overlaps the detector
-    (both release the GIL). Closing the returned generator early stops the thread; its errors re-raise here."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work():
-        try:
-            for f in frames:
-                if not put(f):
-                    return
-            put(end)
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            put(e)
-        finally:
-            close = getattr(frames, "close", None)
-            if close:
-                close()
-
-    t = threading.Thread(target=work, name="decode", daemon=True)
-    t.start()
-    try:
-        while True:
-            item = q.get()
-            if item is end:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        t.join(timeout=5)
 
 
 def parse_time(value: str, fps: float, name: str) -> int:

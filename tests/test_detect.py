@@ -1,17 +1,15 @@
 """The detector's runtimes: OpenVINO (exported once per weights and frame size, cached) must give PyTorch's
-keypoints, without telemetry or downloads; frame decoding ahead of the detector keeps frames in order."""
+keypoints, without telemetry or downloads."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from conftest import VIDEOS, need
 from motionbert_cli.detect import letterbox_shape, openvino_available
-from motionbert_cli.video import prefetch, read_frames
 
 
 def test_letterbox_shape_is_pytorch_s_rectangle():
@@ -20,27 +18,6 @@ def test_letterbox_shape_is_pytorch_s_rectangle():
     assert letterbox_shape(994, 1768) == (384, 640)      # 640x360 again
     assert letterbox_shape(480, 640) == (480, 640)
     assert letterbox_shape(1080, 1920, imgsz=960) == (544, 960)
-
-
-def test_prefetch_keeps_order_stops_early_and_reraises():
-    assert list(prefetch(iter(range(50)), depth=3)) == list(range(50))
-    g = prefetch(iter(range(1000)), depth=2)
-    assert [next(g) for _ in range(5)] == [0, 1, 2, 3, 4]
-    g.close()  # the worker thread must stop, not block on a full queue
-
-    def broken():
-        yield 1
-        raise ValueError("corrupt frame")
-
-    with pytest.raises(ValueError, match="corrupt frame"):
-        list(prefetch(broken()))
-
-
-def test_prefetch_reads_the_same_frames():
-    video = need(VIDEOS / "pose2sim_single" / "cam01.mp4")
-    a = list(read_frames(video, 10, 12))
-    b = list(prefetch(read_frames(video, 10, 12)))
-    assert len(a) == len(b) == 12 and all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
 _COMPARE = """
