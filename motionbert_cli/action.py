@@ -19,7 +19,7 @@ import torch
 
 from .errors import UserError
 from .fileio import atomic_path
-from .keypoint_files import read_keypoints_file
+from .keypoint_files import keypoint_extent, read_keypoints_file
 from .keypoints import coco_to_h36m, crop_scale, halpe_to_h36m, to_h36m
 from .pipeline import get_tracks
 from .video import probe
@@ -132,7 +132,7 @@ def clip_keypoints(path: Path, detector, device: str, imgsz: int, stages, video_
     if path.suffix.lower() in KEYPOINT_EXTS:
         tracks = read_keypoints_file(path)
         info = video_info
-        size = info.size if info else _keypoint_extent(tracks)
+        size = info.size if info else keypoint_extent(tracks, path)
         fps = info.fps if info else 30.0
     else:
         info = probe(path)
@@ -147,11 +147,6 @@ def clip_keypoints(path: Path, detector, device: str, imgsz: int, stages, video_
     order = np.argsort(score)[::-1][:2]
     return ClipKeypoints([tracks.kpts[i] for i in order], size, fps, tracks.num_frames, tracks.layout,
                          [int(tracks.ids[i]) for i in order])
-
-
-def _keypoint_extent(tracks) -> tuple[int, int]:
-    k = np.concatenate([x[x[..., 2] > 0] for x in tracks.kpts]) if tracks.kpts else np.zeros((1, 3))
-    return int(max(k[:, 0].max(), 1)), int(max(k[:, 1].max(), 1))
 
 
 @torch.no_grad()

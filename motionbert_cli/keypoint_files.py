@@ -91,6 +91,16 @@ def read_keypoints_file(path: str | os.PathLike, num_frames: int | None = None, 
     return _tracks_from_array(arr, ids, layout)
 
 
+def keypoint_extent(tracks: Tracks, source: str | os.PathLike = "the keypoint file") -> tuple[int, int]:
+    """(width, height) of the smallest frame that holds every confident keypoint: the image size of keypoints
+    given without their video."""
+    seen = np.concatenate([k[k[..., 2] > 0][:, :2] for k in tracks.kpts]) if tracks.kpts else np.zeros((0, 2))
+    if not len(seen):
+        raise UserError(f"{source} holds no confident keypoints to lift")
+    w, h = (int(np.ceil(v)) + 1 for v in seen.max(0))
+    return w, h
+
+
 def _layout_of(path: Path, arr: np.ndarray, names) -> str:
     """The joint order of a keypoint array: from its joint names, else its joint count, else its geometry."""
     J = arr.shape[-2]

@@ -20,7 +20,7 @@ from .errors import UserError
 from .export import OutputDir, write_pose3d
 from .fileio import write_json_atomic
 from .filters import smooth
-from .keypoint_files import read_keypoints_file
+from .keypoint_files import keypoint_extent, read_keypoints_file
 from .keypoints import apply_crop, crop_box, fill_gaps, person_height, pixel_denormalise, pixel_normalise, to_h36m
 from .lift import count_windows, cpu_has_native_bf16, lift_sequence
 from .progress import Stages
@@ -244,11 +244,5 @@ def keypoints_only_info(opts: Pose3dOptions) -> tuple[VideoInfo, Tracks]:
     if kp_file is None:
         raise UserError("give a video, or --keypoints FILE to lift keypoints without one")
     tracks = read_keypoints_file(kp_file, layout=opts.people.keypoint_order)
-    if opts.frame_size:
-        w, h = opts.frame_size
-    else:
-        seen = np.concatenate([k[k[..., 2] > 0][:, :2] for k in tracks.kpts]) if tracks.kpts else np.zeros((0, 2))
-        if not len(seen):
-            raise UserError(f"{kp_file} holds no confident keypoints to lift")
-        w, h = (int(np.ceil(v)) + 1 for v in seen.max(0))
+    w, h = opts.frame_size or keypoint_extent(tracks, kp_file)
     return VideoInfo(None, float(opts.fps or 30.0), int(w), int(h), tracks.num_frames), tracks
