@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from conftest import SHARED, need
 from motionbert_cli import load_model
@@ -9,6 +10,7 @@ from motionbert_cli.evaluate import evaluate_videopose3d
 from motionbert_cli.train import TrainConfig, cpu_lifter_config, train_pose3d
 
 
+@pytest.mark.slow  # trains (issue 11: training and subprocess tests stay out of the fast suite)
 def test_train_tiny_model_and_evaluate(tmp_path):
     mocap = need(SHARED / "data/mocap")
     he = need(SHARED / "data/eval/humaneva/data_3d_humaneva15.npz")
@@ -32,6 +34,7 @@ def test_train_tiny_model_and_evaluate(tmp_path):
     assert json.loads([l for l in logs if l.startswith("{")][-1])["epoch"] == 4
 
 
+@pytest.mark.slow  # starts torchrun processes
 def test_distributed_training_with_torchrun(tmp_path):
     """The same command under torchrun trains with DDP (2 CPU processes, gloo)."""
     import os
