@@ -2,6 +2,7 @@
 and the videos that pose3d and mesh write from their results."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import cv2
@@ -82,14 +83,16 @@ class SkeletonView:
         centre = _fill_nan(centre)
         self.centre = _moving_average(centre, max(1, int(round(fps))))
         rel = np.where(seen[..., None, None], joints - self.centre[None, :, None], np.nan)
-        spread = np.nanmax(np.abs(rel), axis=(0, 2)).max(-1) if seen.any() else np.ones(T)  # [T]
-        extent = np.nanpercentile(spread, 95) if np.isfinite(spread).any() else 1.0
-        heights = np.nanmax(joints[..., 1], -1) - np.nanmin(joints[..., 1], -1)
-        height = np.nanmedian(heights[seen]) if seen.any() else 1.0
-        # a person is at least a fifth of the panel, and the group at its typical spread fits in it
-        self.scale = max(0.42 * size / max(extent, 1e-6), 0.2 * size / max(height, 1e-6))
-        feet = np.where(seen[..., None], joints[..., [3, 6], 1], np.nan).reshape(P, T, 2) if P else np.full((0, T, 2), np.nan)
-        lowest = _fill_nan(np.nanmax(feet, axis=(0, 2)) if seen.any() else self.centre[:, 1])
+        with warnings.catch_warnings():  # frames where nobody is seen give all-NaN slices: handled below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            spread = np.nanmax(np.abs(rel), axis=(0, 2)).max(-1) if seen.any() else np.ones(T)  # [T]
+            extent = np.nanpercentile(spread, 95) if np.isfinite(spread).any() else 1.0
+            heights = np.nanmax(joints[..., 1], -1) - np.nanmin(joints[..., 1], -1)
+            height = np.nanmedian(heights[seen]) if seen.any() else 1.0
+            # a person is at least a fifth of the panel, and the group at its typical spread fits in it
+            self.scale = max(0.42 * size / max(extent, 1e-6), 0.2 * size / max(height, 1e-6))
+            feet = np.where(seen[..., None], joints[..., [3, 6], 1], np.nan).reshape(P, T, 2) if P else np.full((0, T, 2), np.nan)
+            lowest = _fill_nan(np.nanmax(feet, axis=(0, 2)) if seen.any() else self.centre[:, 1])
         half = max(1, int(round(0.5 * fps)))
         self.ground_y = np.array([lowest[max(0, t - half):t + half + 1].max() for t in range(T)])
 
