@@ -34,10 +34,8 @@ from rich.console import Console
 
 from motionbert_cli.camera import limb_lengths, root_trajectory, smoothing_frames
 from motionbert_cli.evaluate import n_mpjpe, p_mpjpe
-from motionbert_cli.filters import smooth
-from motionbert_cli.keypoints import person_height
 from motionbert_cli.lift import lift_sequence
-from motionbert_cli.pipeline import PeopleOptions, Pose3dOptions, load_pose3d, run_pose3d
+from motionbert_cli.pipeline import PeopleOptions, Pose3dOptions, load_pose3d, run_pose3d, smooth_person
 
 ROOT = Path(__file__).resolve().parent.parent
 # Scored joints: all but nose and head top, which come from face keypoints that views from behind lack.
@@ -231,12 +229,13 @@ def lift_views(folder: Path, serials: list[str], checkpoint: str | None, console
 
 def lift_clean(model, ref_c: np.ndarray, conf: np.ndarray, cam, fps: float) -> np.ndarray:
     """Lift the reference projected into the view (pixels), as pose3d lifts detections: per-window boxes, flip,
-    6 Hz Butterworth. conf [T, 17]: the detector's confidences (0 where the reference is missing)."""
+    its default smoothing (6 Hz Butterworth). conf [T, 17]: the detector's confidences (0 where the reference
+    is missing)."""
     ok = np.isfinite(ref_c).all(-1)
     uv = project(np.where(ok[..., None], ref_c, 0.0), cam)
     x = np.concatenate([uv, np.where(ok, np.nan_to_num(conf), 0.0)[..., None]], -1).astype(np.float32)
     y = lift_sequence(model, x, flip=True, pixels=True, batch_size=8)
-    return smooth(y, "butterworth", fps, scale=person_height(x)).astype(np.float32)
+    return smooth_person(y, x, fps, Pose3dOptions(video=None))[0]  # pose3d's default smoothing
 
 
 def main():

@@ -163,7 +163,7 @@ class PoseDetector:
             raise UserError(f"cannot load detector weights {w}: {str(e).splitlines()[0][:200]}") from None
         if getattr(self.model, "task", "pose") != "pose":
             raise UserError(f"{w} is a '{self.model.task}' model, not a pose model: pass a *-pose.pt file")
-        self.weights, self.imgsz, self.device = w, imgsz, device
+        self.weights, self.imgsz = w, imgsz
         self.runtime = "pytorch" if runtime == "pytorch" or device != "cpu" else runtime  # decided on frame 1
         self._frame_shape: tuple[int, int] | None = None  # the frame size the OpenVINO model was made for
         self._pt_model = self.model

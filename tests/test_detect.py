@@ -2,6 +2,7 @@
 keypoints, without telemetry or downloads."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -53,7 +54,6 @@ def test_openvino_gives_pytorch_keypoints_offline_and_cached(tmp_path):
         r = subprocess.run([sys.executable, "-c", _COMPARE, str(video), "20"], capture_output=True, text=True,
                            env=env, timeout=600)
         assert r.returncode == 0, r.stderr[-2000:]
-        import json
         runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
     first, second = runs
     assert first["ids"][0] == first["ids"][1] and first["ids"][0]
