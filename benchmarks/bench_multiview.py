@@ -6,7 +6,8 @@ by more than 30 px or have left and right swapped are left out or corrected, as 
 time (zero-phase Butterworth, 6 Hz, as Pose2Sim filters its markers), and
 each view's single-camera result from `motionbert pose3d` is compared with that reference in the view's own
 camera frame. On the two-person clip the tracks of the four views are first matched to people (`associate`).
-  pose      P-MPJPE / N-MPJPE of the lifted body (shape; mm)
+  pose      P-MPJPE / N-MPJPE of the lifted body (shape; mm): pose3d's metric `joints3d`, i.e. the lifter's
+            pixel output unprojected with the focal length pose3d assumes (the longer frame side)
   ref. 2D   P-MPJPE when the lifter is given the reference projected into the view (clean 2D that agrees with
             the reference, the detector's confidences): the lifter's own error without the detector's noise
   mean pose P-MPJPE of the reference's own average posture over the clip (an oracle that knows the person's
@@ -17,7 +18,9 @@ camera frame. On the two-person clip the tracks of the four views are first matc
             with the SMPL body's size), and with the default focal length (the longer frame side) that pose3d
             assumes when none is given.
 The reference shares the detector's errors and definition of each joint, so it measures lifting and placement,
-not the detector; its quality is shown as the reprojection residual.
+not the detector; its quality is shown as the reprojection residual and, per person, as how far two
+references made from disjoint pairs of views (1+2 vs 3+4, 1+3 vs 2+4, 1+4 vs 2+3) are from each other
+(P-MPJPE, mm): the detector's view-to-view disagreement, which the 4-view reference averages but keeps part of.
 
     python benchmarks/bench_multiview.py [--checkpoint PATH] [--shared ../shared] [--clip all|pose2sim_single|pose2sim_multi]
 """
@@ -32,7 +35,7 @@ import cv2
 import numpy as np
 from rich.console import Console
 
-from motionbert_cli.camera import limb_lengths, root_trajectory, smoothing_frames
+from motionbert_cli.camera import body_from_pixels, default_intrinsics, limb_lengths, root_trajectory, smoothing_frames
 from motionbert_cli.evaluate import n_mpjpe, p_mpjpe
 from motionbert_cli.lift import lift_sequence
 from motionbert_cli.pipeline import PeopleOptions, Pose3dOptions, load_pose3d, run_pose3d, smooth_person
@@ -222,20 +225,37 @@ def lift_views(folder: Path, serials: list[str], checkpoint: str | None, console
             run_pose3d(Pose3dOptions(video=folder / f"{s}.mp4", people=PeopleOptions(person="all"), out=out,
                                      render=False, checkpoint=Path(checkpoint) if checkpoint else None), console)
             d = np.load(out / "motion.npz")
-            res[s] = {k: d[k].astype(np.float64) for k in ("keypoints2d", "joints3d_pixels", "joints3d_camera")}
+            res[s] = {k: d[k].astype(np.float64) for k in ("keypoints2d", "joints3d", "joints3d_pixels",
+                                                             "joints3d_camera")}
             res[s]["size"], res[s]["fps"] = tuple(int(v) for v in d["frame_size"]), float(d["fps"])
     return res
 
 
-def lift_clean(model, ref_c: np.ndarray, conf: np.ndarray, cam, fps: float) -> np.ndarray:
+def lift_clean(model, ref_c: np.ndarray, conf: np.ndarray, cam, fps: float, size: tuple[int, int]) -> np.ndarray:
     """Lift the reference projected into the view (pixels), as pose3d lifts detections: per-window boxes, flip,
-    its default smoothing (6 Hz Butterworth). conf [T, 17]: the detector's confidences (0 where the reference
-    is missing)."""
+    its default smoothing (6 Hz Butterworth), unprojected with its default focal length. conf [T, 17]: the
+    detector's confidences (0 where the reference is missing)."""
     ok = np.isfinite(ref_c).all(-1)
     uv = project(np.where(ok[..., None], ref_c, 0.0), cam)
     x = np.concatenate([uv, np.where(ok, np.nan_to_num(conf), 0.0)[..., None]], -1).astype(np.float32)
     y = lift_sequence(model, x, flip=True, pixels=True, batch_size=8)
-    return smooth_person(y, x, fps, Pose3dOptions(video=None))[0]  # pose3d's default smoothing
+    y = smooth_person(y, x, fps, Pose3dOptions(video=None))[0]  # pose3d's default smoothing
+    return body_from_pixels(y, *default_intrinsics(size))
+
+
+def reference_spread(kps: list[np.ndarray], cams: list[tuple], fps: float) -> float:
+    """Mean P-MPJPE (mm, BODY joints, root-relative) between references triangulated from disjoint pairs of
+    the four views; NaN with fewer views."""
+    if len(kps) != 4:
+        return float("nan")
+    out = []
+    for a, b in (((0, 1), (2, 3)), ((0, 2), (1, 3)), ((0, 3), (1, 2))):
+        A, B = (smooth_reference(triangulate([kps[i] for i in v], [cams[i] for i in v], max_px=np.inf), fps)
+                for v in (a, b))
+        A, B = A[:, BODY] * 1000, B[:, BODY] * 1000
+        ok = np.isfinite(A).all((-1, -2)) & np.isfinite(B).all((-1, -2))
+        out.append(p_mpjpe((A - A[:, :1])[ok], (B - B[:, :1])[ok]).mean())
+    return float(np.mean(out))
 
 
 def main():
@@ -261,12 +281,14 @@ def main():
         people = associate(views, [calib[s] for s in serials])
         for pi, choice in enumerate(people):
             used = [(s, i) for s, i in zip(serials, choice) if i is not None]
-            ref = triangulate([views[serials.index(s)][i] for s, i in used], [calib[s] for s, _ in used])
-            ref = smooth_reference(ref, res[used[0][0]]["fps"])
+            kps, cams = [views[serials.index(s)][i] for s, i in used], [calib[s] for s, _ in used]
+            ref = smooth_reference(triangulate(kps, cams), res[used[0][0]]["fps"])
+            spread = reference_spread(kps, cams, res[used[0][0]]["fps"])
             ok = np.isfinite(ref[:, BODY]).all((-1, -2))
             body = np.nanmedian(limb_lengths(ref[ok]), axis=0)
             for s, i in used:
-                cam, r = calib[s], {k: res[s][k][i][:T] for k in ("keypoints2d", "joints3d_pixels", "joints3d_camera")}
+                cam, r = calib[s], {k: res[s][k][i][:T] for k in ("keypoints2d", "joints3d", "joints3d_pixels",
+                                                                   "joints3d_camera")}
                 ref_c = to_camera(ref, cam)
                 reproj = np.linalg.norm(project(ref_c, cam) - r["keypoints2d"][..., :2], axis=-1)[:, BODY]
                 good = ok & np.isfinite(r["joints3d_pixels"]).all((-1, -2))
@@ -275,7 +297,7 @@ def main():
                 f, c = (K[0, 0] + K[1, 1]) / 2, (K[0, 2], K[1, 2])
                 n = smoothing_frames(res[s]["fps"])
                 gt_rel = (ref_c - ref_c[:, :1])[:, BODY] * 1000
-                pr_rel = (pix - pix[:, :1])[:, BODY]
+                pr_rel = (r["joints3d"] - r["joints3d"][:, :1])[:, BODY] * 1000  # what pose3d gives in metres
                 pm, nm = p_mpjpe(pr_rel[good], gt_rel[good]).mean(), n_mpjpe(pr_rel[good], gt_rel[good]).mean()
                 # smoothness in mm: the prediction scaled to the reference by one factor for the clip
                 scale = (pr_rel[good] * gt_rel[good]).sum() / (pr_rel[good] ** 2).sum()
@@ -284,7 +306,7 @@ def main():
                 e_adult = (root_trajectory(pix, f, c, smooth_frames=n) - ref_c[:, 0])[good] * 1000
                 e_own = (root_trajectory(pix, f, c, body, smooth_frames=n) - ref_c[:, 0])[good] * 1000
                 e_def = (r["joints3d_camera"][:, 0] - ref_c[:, 0])[good] * 1000
-                yc = lift_clean(model, ref_c, r["keypoints2d"][..., 2], cam, res[s]["fps"])
+                yc = lift_clean(model, ref_c, r["keypoints2d"][..., 2], cam, res[s]["fps"], res[s]["size"])
                 cl_rel = (yc - yc[:, :1])[:, BODY]
                 good_c = ok & np.isfinite(cl_rel).all((-1, -2))
                 pm_clean = p_mpjpe(cl_rel[good_c], gt_rel[good_c]).mean()
@@ -292,26 +314,27 @@ def main():
                 pm_mean = p_mpjpe(mean_pose, gt_rel[ok]).mean()
                 row = [np.nanmedian(reproj[good]), pm, nm, acc_p, acc_r, np.linalg.norm(e_adult, axis=-1).mean(),
                        np.linalg.norm(e_own, axis=-1).mean(), np.linalg.norm(e_def, axis=-1).mean(),
-                       e_adult[:, 2].mean(), ref_c[good, 0, 2].mean(), pm_clean, pm_mean]
+                       e_adult[:, 2].mean(), ref_c[good, 0, 2].mean(), pm_clean, pm_mean, spread]
                 summary.setdefault((clip, pi + 1), []).append(row)
                 print(f"| {clip} | {pi + 1} | {s} | {row[0]:.1f} | {row[1]:.1f} | {row[2]:.1f} | {row[3]:.2f} | "
                       f"{row[4]:.2f} | {row[5]:.0f} | {row[6]:.0f} | {row[7]:.0f} | {row[8]:+.0f} | {row[9]:.2f} "
                       f"| {row[10]:.1f} | {row[11]:.1f} |", flush=True)
     print()
     print("| clip | person | views | reproj. px | P-MPJPE | N-MPJPE | accel. pred | accel. ref | P-MPJPE (ref. 2D) "
-          "| mean pose |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| mean pose | ref. pairs apart |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (clip, person), rows in summary.items():
         m = np.mean(rows, axis=0)
         print(f"| {clip} | {person} | {len(rows)} | {m[0]:.1f} | {m[1]:.1f} | {m[2]:.1f} | {m[3]:.2f} | {m[4]:.2f} "
-              f"| {m[10]:.1f} | {m[11]:.1f} |")
-    allm = np.mean([np.mean(r, axis=0) for r in summary.values()], axis=0)
+              f"| {m[10]:.1f} | {m[11]:.1f} | {m[12]:.1f} |")
+    allm = np.nanmean([np.mean(r, axis=0) for r in summary.values()], axis=0)
     print(f"| all | | | {allm[0]:.1f} | {allm[1]:.1f} | {allm[2]:.1f} | {allm[3]:.2f} | {allm[4]:.2f} "
-          f"| {allm[10]:.1f} | {allm[11]:.1f} |")
+          f"| {allm[10]:.1f} | {allm[11]:.1f} | {allm[12]:.1f} |")
     print("(mm and mm/frame^2; reproj.: median distance between the reference projected into the view and the "
           "view's own detections; accel.: mean second difference of the root-relative joints, the prediction "
           "scaled to the reference by one factor; ref. 2D: the lifter given the reference's own projection; mean "
-          "pose: the reference's average posture, never moving)")
+          "pose: the reference's average posture, never moving; ref. pairs apart: P-MPJPE between references "
+          "triangulated from disjoint pairs of views, the detector's view-to-view disagreement)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .camera import Camera, look_at, orbit_eye, to_pixels
+from .camera import Camera, look_at, orbit_eye, to_pixels, unproject
 from .errors import UserError
 from .lift import lift_sequence
 from .mocap import (H36M_OF_HUMANEVA, humaneva_intrinsics, humaneva_to_h36m, load_humaneva_cameras,
@@ -129,19 +129,23 @@ def evaluate_videopose3d(model, data3d: str | Path, data2d: str | Path | None = 
                          progress=None) -> dict:
     """Evaluate a pose3d model on VideoPose3D-format data.
 
-    Returns {'overall': {mpjpe?, n_mpjpe, p_mpjpe, frames}, 'per_action': {action: {...}}} in mm. MPJPE needs
-    camera parameters (the HumanEva json files next to the data): the network's output is scaled to metres
-    with the ground-truth root depth, as MotionBERT's own H36M evaluation does.
+    Returns {'overall': {mpjpe?, n_mpjpe, p_mpjpe, frames}, 'per_action': {action: {...}}} in mm. With camera
+    parameters (the HumanEva json files next to the data) the network's pixel output is unprojected through
+    the camera (camera.unproject, as pose3d's metric outputs are) and, for MPJPE, scaled to metres with the
+    ground-truth root depth, as MotionBERT's own H36M evaluation does; without them the pixel output is
+    compared as it is (P-MPJPE, N-MPJPE only).
     """
 
     sums = defaultdict(lambda: defaultdict(float))
     for v in videopose3d_views(data3d, data2d, subjects=subjects, actions=actions, cameras=cameras):
         pred = lift_sequence(model, v.kp, flip=flip, precision=precision, pixels=True)  # as the CLI lifts
+        if v.focal is not None:  # the perspective undone through the camera, as pose3d's metric outputs are
+            pred = unproject(pred, v.focal, v.centre)
         pred_j = pred[:, H36M_OF_HUMANEVA] if v.gt.shape[1] == 15 else pred
         gt_rel = (v.gt - v.gt[:, :1]) * 1000.0
         pred_rel = pred_j - pred_j[:, :1]
         if v.focal is not None:
-            # pixels -> metres at the true root depth
+            # pixels at the root's distance -> metres at the true root depth
             metric = pred_rel * v.gt[:, 0, 2][:, None, None] / v.focal * 1000.0
             sums[v.action]["mpjpe"] += mpjpe(metric, gt_rel).sum()
         sums[v.action]["n_mpjpe"] += n_mpjpe(pred_rel, gt_rel).sum()
@@ -207,7 +211,7 @@ def evaluate_motion_npz(model, path: str | Path, flip: bool = True, n_views: int
         cam_j = (j - cam.centre) @ cam.R
         uv, _ = to_pixels(cam_j, cam.f, cam.c)
         kp = np.concatenate([uv, np.ones(uv.shape[:-1] + (1,))], -1)
-        y = lift_sequence(model, kp, flip=flip, pixels=True)
+        y = unproject(lift_sequence(model, kp, flip=flip, pixels=True), cam.f, cam.c)
         rel = y - y[:, :1]
         gt = (cam_j - cam_j[:, :1]) * 1000.0
         rows.append(_metrics(rel, gt, rel * cam_j[:, :1, 2:3] / cam.f * 1000.0))

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .camera import camera_joints, default_intrinsics, limbs_for_height, metric_scale, smoothing_frames
+from .camera import default_intrinsics, limbs_for_height, place_in_metres
 from .errors import UserError
 from .export import OutputDir, write_pose3d
 from .filters import OneEuroStream
@@ -336,9 +336,7 @@ def _assemble(people: dict[int, PersonState], T: int, fps: float, size, checkpoi
             kp2d[p, t], pix[p, t] = k, y
         s, e = min(people[tid].out), max(people[tid].out) + 1  # from first to last seen, as pose3d places them
         y = pix[p, s:e]
-        scales[p] = metric_scale(y, limbs)
-        joints[p, s:e] = (y - np.nanmedian(y[:, 0], axis=0)) * scales[p]
-        cam[p, s:e] = camera_joints(y, focal, centre, limbs, smooth_frames=smoothing_frames(fps))
+        joints[p, s:e], cam[p, s:e], scales[p] = place_in_metres(y, focal, centre, limbs, fps)
     return Motion3D(track_ids=tids, fps=fps, frame_size=size, keypoints2d=kp2d, joints3d=joints,
                     joints3d_pixels=pix, metric_scale=scales, lr_swaps_fixed=np.zeros(P, np.int64),
                     checkpoint=checkpoint, smoothing="one-euro (causal)",

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .camera import camera_joints, default_intrinsics, limbs_for_height, metric_scale, smoothing_frames
+from .camera import default_intrinsics, limbs_for_height, place_in_metres
 from .checkpoint import default_checkpoint, load_model
 from .detect import PoseDetector, detect_video
 from .errors import UserError
@@ -136,8 +136,9 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
     """Lift the selected tracks to 3D and place them in the camera. Computes, writes nothing.
 
     Each person is lifted in pixels (per-window box normalisation; or the frame's, with opts.pixel, as the
-    official demo's --pixel mode) and, in metres, scaled by their limb lengths (metric_scale) and placed in the
-    camera (camera.camera_joints). progress(n) is called as windows finish."""
+    official demo's --pixel mode) and, in metres, unprojected through the camera (the given or default focal
+    length), scaled by their limb lengths and placed in the camera (camera.place_in_metres). progress(n) is
+    called as windows finish."""
     T, P = tracks.num_frames, len(sel)
     joints, pix, cam = (np.full((P, T, 17, 3), np.nan, np.float32) for _ in range(3))
     kp2d, kp2d_drawn = np.zeros((P, T, 17, 3), np.float32), np.zeros((P, T, 17, 3), np.float32)
@@ -165,9 +166,7 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
         if opts.pixel:
             joints[p, s:e] = y
         else:
-            scales[p] = metric_scale(y, limbs)
-            joints[p, s:e] = (y - np.nanmedian(y[:, 0], axis=0)) * scales[p]
-            cam[p, s:e] = camera_joints(y, focal, centre, limbs, smooth_frames=smoothing_frames(info.fps))
+            joints[p, s:e], cam[p, s:e], scales[p] = place_in_metres(y, focal, centre, limbs, info.fps)
     swaps = [tracks.swaps_fixed[i] if tracks.swaps_fixed else 0 for i in sel]
     return Motion3D(track_ids=[tracks.ids[i] for i in sel], fps=info.fps, frame_size=info.size, keypoints2d=kp2d,
                     joints3d=joints, joints3d_pixels=pix, metric_scale=scales,

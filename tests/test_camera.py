@@ -1,17 +1,14 @@
 """Placing a lifted body in the camera (camera.py): exact on an ideal lifter output, robust to gaps."""
 import numpy as np
 
-from motionbert_cli.camera import ADULT_LIMB_METRES, camera_joints, limb_lengths, root_trajectory
+from motionbert_cli.camera import (ADULT_LIMB_METRES, body_from_pixels, camera_joints, limb_lengths,
+                                   place_in_metres, root_trajectory, to_pixels, unproject)
 
 
 def _ideal_lifter_output(joints_cam: np.ndarray, f: float, c) -> np.ndarray:
-    """What a perfect pixel-mode lifter returns: the pelvis projected, the body around it scaled by f / Z_pelvis."""
-    root = joints_cam[:, :1]
-    s = f / root[..., 2:3]
-    pix = (joints_cam - root) * s
-    pix[..., 0] += (f * root[..., 0] / root[..., 2] + c[0])
-    pix[..., 1] += (f * root[..., 1] / root[..., 2] + c[1])
-    return pix
+    """What a perfect pixel-mode lifter returns: its training target (synth), every joint projected, depth
+    relative to the pelvis in pixels at the pelvis' distance."""
+    return to_pixels(joints_cam, f, c)[1]
 
 
 def _walker(T=90, noise=0.0):
@@ -96,3 +93,36 @@ def test_a_single_bad_frame_does_not_move_the_person():
     assert abs(root_trajectory(pix, f, c, body)[30, 2] - joints[30, 0, 2]) > 1.0
     root = root_trajectory(pix, f, c, body, smooth_frames=15)
     assert np.abs(root - joints[:, 0]).max() < 0.02
+
+
+def test_unproject_inverts_the_training_targets():
+    """Limbs reaching towards the camera: unproject gives the body back exactly (in pixels at the pelvis'
+    distance), where reading the pixels as a flat copy of the body bends it by centimetres."""
+    f, c = 1000.0, (500.0, 400.0)
+    joints, _ = _walker(20)
+    joints[:, 13] += (0.0, 0.0, -0.5)  # left wrist half a metre towards the camera
+    joints[:, 16] += (0.0, 0.0, 0.4)   # right wrist away from it
+    pix = _ideal_lifter_output(joints, f, c)
+    k = joints[:, :1, 2:3] / f  # metres per pixel at the pelvis
+    rel = joints - joints[:, :1]
+    np.testing.assert_allclose((unproject(pix, f, c) - unproject(pix, f, c)[:, :1]) * k, rel, atol=1e-9)
+    flat = (pix - pix[:, :1]) * k
+    assert np.abs(flat - rel).max() > 0.05
+    # body_from_pixels keeps the pelvis where the lifter put it in the image
+    np.testing.assert_allclose(body_from_pixels(pix, f, c)[:, 0], pix[:, 0])
+
+
+def test_place_in_metres_gives_the_body_and_the_camera_frame():
+    f, c = 1200.0, (960.0, 540.0)
+    joints, _ = _walker()
+    joints[:, 13] += (0.0, 0.0, -0.4)
+    body = limb_lengths(joints).mean(0)
+    pix = _ideal_lifter_output(joints, f, c)
+    j3d, cam, scale = place_in_metres(pix, f, c, body, fps=30.0)
+    # an exact lifter: exact but for the depth, fitted as a line in log over 1 s
+    np.testing.assert_allclose(cam, joints, atol=0.02)
+    np.testing.assert_allclose(j3d, joints - np.median(joints[:, 0], axis=0), atol=0.03)
+    # the person walks from 8 to 4 m: the body keeps its size in metres while its image doubles
+    thigh = np.linalg.norm(j3d[:, 4] - j3d[:, 5], axis=-1)
+    np.testing.assert_allclose(thigh, 0.45, rtol=0.005)
+    np.testing.assert_allclose(scale, np.median(joints[:, 0, 2]) / f, rtol=0.005)
