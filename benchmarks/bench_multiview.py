@@ -12,6 +12,10 @@ camera frame. On the two-person clip the tracks of the four views are first matc
             the reference, the detector's confidences): the lifter's own error without the detector's noise
   mean pose P-MPJPE of the reference's own average posture over the clip (an oracle that knows the person's
             mean pose and never moves): a lifter has to beat this to show it follows the motion at all
+  depth order  share of limbs (and the hip-to-hip line: which hip is nearer, i.e. which way the pelvis is
+            turned) pointing towards the camera where the reference has them pointing away, or the other way
+            round, counted where the reference's limb points at least 30% along the viewing direction: the
+            front/back ambiguity of one view, robust to the reference's noise
   smoothness mean acceleration of the root-relative joints (mm/frame^2), prediction and reference
   placement pelvis position error of `joints3d_camera` with the true focal length and principal point, with
             average-adult limbs (what pose3d does) and with the reference's own limb lengths (what mesh does
@@ -210,20 +214,40 @@ def associate(views: list[list[np.ndarray]], cams: list[tuple], max_px: float = 
                 left[v].discard(i)
 
 
+# Limbs whose front/back direction is scored: thighs, shins, upper arms, forearms, and right hip -> left hip.
+_ORDER_LIMBS = [(1, 2), (2, 3), (4, 5), (5, 6), (11, 12), (12, 13), (14, 15), (15, 16), (1, 4)]
+
+
+def depth_order_errors(pred: np.ndarray, ref: np.ndarray, min_share: float = 0.3) -> tuple[int, int]:
+    """(wrong, counted): limbs of pred [T, 17, 3] whose depth direction disagrees with ref's (camera frames),
+    over the frames and limbs where ref's limb points at least `min_share` of its length along z."""
+    wrong = counted = 0
+    for a, b in _ORDER_LIMBS:
+        dr, dp = ref[:, b] - ref[:, a], pred[:, b] - pred[:, a]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            zr = dr[:, 2] / np.linalg.norm(dr, axis=-1)
+        ok = np.isfinite(zr) & np.isfinite(dp).all(-1) & (np.abs(zr) >= min_share)
+        counted += int(ok.sum())
+        wrong += int((np.sign(zr[ok]) != np.sign(dp[ok, 2])).sum())
+    return wrong, counted
+
+
 def acceleration(x: np.ndarray) -> float:
     """Mean |second difference| of root-relative joints [T, J, 3] over runs of 3 frames with every joint."""
     a = np.linalg.norm(x[2:] - 2 * x[1:-1] + x[:-2], axis=-1).mean(-1)
     return float(np.nanmean(a))
 
 
-def lift_views(folder: Path, serials: list[str], checkpoint: str | None, console) -> dict:
-    """motionbert pose3d (every track) on each view -> {serial: per-track arrays, size, fps}."""
+def lift_views(folder: Path, serials: list[str], checkpoint: str | None, console, smooth: str = "butterworth") -> dict:
+    """motionbert pose3d (every track; `smooth` as its --smooth) on each view -> {serial: per-track arrays, size,
+    fps}."""
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         for s in serials:
             out = Path(tmp) / s
             run_pose3d(Pose3dOptions(video=folder / f"{s}.mp4", people=PeopleOptions(person="all"), out=out,
-                                     render=False, checkpoint=Path(checkpoint) if checkpoint else None), console)
+                                     render=False, checkpoint=Path(checkpoint) if checkpoint else None,
+                                     smooth=smooth), console)
             d = np.load(out / "motion.npz")
             res[s] = {k: d[k].astype(np.float64) for k in ("keypoints2d", "joints3d", "joints3d_pixels",
                                                              "joints3d_camera")}
@@ -268,8 +292,9 @@ def main():
     console = Console(stderr=True)
     model = load_pose3d(Path(args.checkpoint) if args.checkpoint else None, None, "cpu")
     print("| clip | person | view | reproj. px | P-MPJPE | N-MPJPE | accel. pred | accel. ref | pelvis err (adult) | "
-          "(own limbs) | (default focal) | depth bias (adult) | ref. depth (m) | P-MPJPE (ref. 2D) | mean pose |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "(own limbs) | (default focal) | depth bias (adult) | ref. depth (m) | P-MPJPE (ref. 2D) | mean pose "
+          "| depth order wrong % |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     summary = {}
     for clip in clips:
         folder = Path(args.shared) / "data/videos" / clip
@@ -312,29 +337,32 @@ def main():
                 pm_clean = p_mpjpe(cl_rel[good_c], gt_rel[good_c]).mean()
                 mean_pose = np.repeat(gt_rel[ok].mean(0)[None], ok.sum(), 0)
                 pm_mean = p_mpjpe(mean_pose, gt_rel[ok]).mean()
+                wrong, counted = depth_order_errors(r["joints3d"][good], ref_c[good])
                 row = [np.nanmedian(reproj[good]), pm, nm, acc_p, acc_r, np.linalg.norm(e_adult, axis=-1).mean(),
                        np.linalg.norm(e_own, axis=-1).mean(), np.linalg.norm(e_def, axis=-1).mean(),
-                       e_adult[:, 2].mean(), ref_c[good, 0, 2].mean(), pm_clean, pm_mean, spread]
+                       e_adult[:, 2].mean(), ref_c[good, 0, 2].mean(), pm_clean, pm_mean, spread,
+                       100 * wrong / max(counted, 1)]
                 summary.setdefault((clip, pi + 1), []).append(row)
                 print(f"| {clip} | {pi + 1} | {s} | {row[0]:.1f} | {row[1]:.1f} | {row[2]:.1f} | {row[3]:.2f} | "
                       f"{row[4]:.2f} | {row[5]:.0f} | {row[6]:.0f} | {row[7]:.0f} | {row[8]:+.0f} | {row[9]:.2f} "
-                      f"| {row[10]:.1f} | {row[11]:.1f} |", flush=True)
+                      f"| {row[10]:.1f} | {row[11]:.1f} | {row[13]:.0f} |", flush=True)
     print()
     print("| clip | person | views | reproj. px | P-MPJPE | N-MPJPE | accel. pred | accel. ref | P-MPJPE (ref. 2D) "
-          "| mean pose | ref. pairs apart |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| mean pose | ref. pairs apart | depth order wrong % |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (clip, person), rows in summary.items():
         m = np.mean(rows, axis=0)
         print(f"| {clip} | {person} | {len(rows)} | {m[0]:.1f} | {m[1]:.1f} | {m[2]:.1f} | {m[3]:.2f} | {m[4]:.2f} "
-              f"| {m[10]:.1f} | {m[11]:.1f} | {m[12]:.1f} |")
+              f"| {m[10]:.1f} | {m[11]:.1f} | {m[12]:.1f} | {m[13]:.0f} |")
     allm = np.nanmean([np.mean(r, axis=0) for r in summary.values()], axis=0)
     print(f"| all | | | {allm[0]:.1f} | {allm[1]:.1f} | {allm[2]:.1f} | {allm[3]:.2f} | {allm[4]:.2f} "
-          f"| {allm[10]:.1f} | {allm[11]:.1f} | {allm[12]:.1f} |")
+          f"| {allm[10]:.1f} | {allm[11]:.1f} | {allm[12]:.1f} | {allm[13]:.0f} |")
     print("(mm and mm/frame^2; reproj.: median distance between the reference projected into the view and the "
           "view's own detections; accel.: mean second difference of the root-relative joints, the prediction "
           "scaled to the reference by one factor; ref. 2D: the lifter given the reference's own projection; mean "
           "pose: the reference's average posture, never moving; ref. pairs apart: P-MPJPE between references "
-          "triangulated from disjoint pairs of views, the detector's view-to-view disagreement)")
+          "triangulated from disjoint pairs of views, the detector's view-to-view disagreement; depth order wrong: "
+          "limbs pointing towards the camera where the reference points away or the reverse)")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 HumanEva Validate (Walking/Jog/Box, 3 cameras, 60 fps) is lifted twice: from its ground-truth 2D and from
 that 2D with detector-like errors added (synth.detector_noise with the errors measured on real YOLO
-keypoints, benchmarks/bench_2d_noise.py). Each filter is applied to the lifted 3D as pose3d applies it; we
+keypoints, benchmarks/bench_2d_noise.py). Each filter is applied to the lifted 3D as pose3d applies it (to the
+pixel output, which is then unprojected through the camera); we
 report P-MPJPE and the acceleration error against the ground truth (mean |a_pred - a_gt| per joint,
 mm/frame^2, the prediction scaled to mm at the true root depth). On the pose2sim clip (4 calibrated views,
 real detections), the mean acceleration of the prediction and its P-MPJPE against the filtered triangulation
@@ -21,6 +22,7 @@ import torch
 from rich.console import Console
 
 from bench_multiview import BODY, associate, lift_views, read_qca, smooth_reference, to_camera, triangulate
+from motionbert_cli.camera import body_from_pixels, default_intrinsics, unproject
 from motionbert_cli.checkpoint import load_model
 from motionbert_cli.evaluate import p_mpjpe, videopose3d_views
 from motionbert_cli.filters import smooth
@@ -64,6 +66,7 @@ def main():
             y = lift_sequence(model, kp, pixels=True)
             for m, kw in FILTERS:
                 ys = smooth(y, m, 60.0, scale=height, **kw)
+                ys = unproject(ys, v.focal, v.centre)
                 rel = (ys - ys[:, :1])[:, H36M_OF_HUMANEVA]
                 pe, ae = res[(src, name(m, kw))]
                 pe.append(p_mpjpe(rel, gt))
@@ -78,7 +81,7 @@ def main():
     folder = Path(args.shared) / "data/videos/pose2sim_single"
     calib = read_qca(folder / "Calib.qca.txt")
     serials = sorted(calib)
-    out = lift_views(folder, serials, args.checkpoint, Console(stderr=True))
+    out = lift_views(folder, serials, args.checkpoint, Console(stderr=True), smooth="none")  # filtered below
     T = min(r["keypoints2d"].shape[1] for r in out.values())
     views = [[np.where(np.isfinite(k), k, 0.0) for k in out[s]["keypoints2d"][:, :T]] for s in serials]
     choice = associate(views, [calib[s] for s in serials])[0]
@@ -93,7 +96,7 @@ def main():
         for s, i in used:
             pix, kp = out[s]["joints3d_pixels"][i][:T], out[s]["keypoints2d"][i][:T]
             height = np.nanmedian(np.ptp(np.where(kp[..., 2:] > 0, kp[..., 1:2], np.nan), axis=1))
-            ys = smooth(pix, m, out[s]["fps"], scale=height, **kw)
+            ys = body_from_pixels(smooth(pix, m, out[s]["fps"], scale=height, **kw), *default_intrinsics(out[s]["size"]))
             ref_c = to_camera(ref, calib[s])
             gt = (ref_c - ref_c[:, :1])[:, BODY] * 1000
             pr = (ys - ys[:, :1])[:, BODY]
