@@ -41,7 +41,7 @@ def default_checkpoint(task: str = "pose3d") -> Path:
 
 FORMAT = "motionbert-cli"
 FORMAT_VERSION = 1
-_NOT_IN_SHAPES = ("norm_eps", "residual_xy")
+_NOT_IN_SHAPES = ("norm_eps", "residual_xy", "box_ratio")
 TASKS = ("pose3d", "action", "mesh")
 
 # smplx.SMPL keeps these in its state dict; the official mesh checkpoint has them but nothing reads them.

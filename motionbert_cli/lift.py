@@ -82,8 +82,8 @@ def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, b
 
     x: [T, 17, 3] normalised 2D + confidence. Returns [T, 17, C] float32 (C = model output channels).
     pixels=True: x is in pixels instead; each window is normalised by its own bounding box (crop_scale over
-    the window: for clips no longer than one window exactly the official demo's normalisation) and its 3D
-    mapped back to pixels before blending, so the person fills the network's input however far they walk
+    the window, enlarged by the model's box_ratio: for official models and clips no longer than one window
+    exactly the official demo's normalisation) and its 3D mapped back to pixels before blending, so the person fills the network's input however far they walk
     across a long video. Returns pixel x, y and depth in pixels (3D outputs only).
     fn: what to call per window batch [B, W, 17, 3] -> [B, W, ...] (default: model itself).
     flip_output: how to mirror an output back (default: flip_h36m, right for joint outputs).
@@ -101,7 +101,7 @@ def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, b
     acc = None
     wsum = np.zeros(T, np.float32)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    boxes = [crop_box(x[s:s + W]) for s in starts] if pixels else None
+    boxes = [crop_box(x[s:s + W], model.cfg.box_ratio) for s in starts] if pixels else None
     for b in range(0, len(starts), batch_size):
         chunk = starts[b:b + batch_size]
         if pixels:

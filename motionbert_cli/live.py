@@ -176,7 +176,7 @@ class PersonState:
 def lift_newest(model, windows: list[np.ndarray], flip: bool) -> list[np.ndarray | None]:
     """Causal lifting: for each window [W, 17, 3] (pixels, newest frame last) the 3D [17, 3] of its newest
     frame in pixels (x, y) and pixel-scaled depth, or None when it has too few confident joints."""
-    boxes = [crop_box(w) for w in windows]
+    boxes = [crop_box(w, model.cfg.box_ratio) for w in windows]
     outs: list[np.ndarray | None] = [None] * len(windows)
     by_len: dict[int, list[int]] = {}
     for k, (w, b) in enumerate(zip(windows, boxes)):

@@ -43,6 +43,10 @@ class DSTformerConfig:
     # Ours, not in official models: add the input's 2D to the output's x, y so the network only learns the
     # correction (and depth). Makes small CPU-trained lifters converge far faster.
     residual_xy: bool = False
+    # Ours: how much larger than the person's 2D bounding box the square box is that pose3d normalises each
+    # window to [-1, 1] by. Official models: 1.0 (the official demo's crop_scale). Our lifters are trained on
+    # boxes 1.0-1.4 times the person (synth.AugmentConfig.box_ratio) and are given the middle of that range.
+    box_ratio: float = 1.0
 
     @classmethod
     def lite(cls, **kw) -> "DSTformerConfig":

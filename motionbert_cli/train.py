@@ -190,6 +190,8 @@ def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str |
     else:
         model = DSTformer(replace(cfg.model, num_heads=num_heads or cfg.model.num_heads))
     model.task = "pose3d"
+    # inference normalises by the box size the network was trained on: the middle of the augmented range
+    model.cfg = replace(model.cfg, box_ratio=float(np.mean(cfg.augment.box_ratio)))
     model.to(dev).train()
     T = model.cfg.maxlen
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]

@@ -12,7 +12,7 @@ SMALL = DSTformerConfig(dim_feat=32, dim_rep=16, depth=2, num_heads=4, mlp_ratio
 
 def test_round_trip_keeps_outputs_and_heads(tmp_path):
     torch.manual_seed(0)
-    m = DSTformer(SMALL, residual_xy=True).eval()  # a field the shapes cannot reveal
+    m = DSTformer(SMALL, residual_xy=True, box_ratio=1.3).eval()  # fields the shapes cannot reveal
     path = save_model(m, tmp_path / "ours.bin", meta={"note": "test"})
     m2 = load_model(path)  # num_heads comes from the file, not the default 8
     assert m2.cfg == m.cfg and m2.task == "pose3d" and m2.meta["note"] == "test"
@@ -31,6 +31,26 @@ def test_round_trip_action_and_mesh(tmp_path):
         assert m2.task == task
         for (k, a), (k2, b) in zip(m.state_dict().items(), m2.state_dict().items()):
             assert k == k2 and torch.equal(a, b)
+
+
+def test_box_ratio_sets_the_normalising_box():
+    """pose3d normalises each window by the person's box enlarged by the model's box_ratio: official files
+    have 1.0 (the official demo's crop_scale); the shipped lifter 1.2, the middle of what it was trained on."""
+    from motionbert_cli.checkpoint import default_checkpoint
+    from motionbert_cli.lift import lift_sequence
+
+    if FIXTURES.is_dir():
+        assert load_model(FIXTURES / "pose3d.bin", num_heads=4).cfg.box_ratio == 1.0
+    assert load_model(default_checkpoint()).cfg.box_ratio == 1.2
+    x = np.zeros((27, 17, 3), np.float32)
+    x[:, :, 0] = np.linspace(100, 300, 17)  # 200 px wide, 100 px tall
+    x[:, :, 1] = np.linspace(50, 150, 17)
+    x[:, :, 2] = 1.0
+    for ratio in (1.0, 1.25):
+        seen = []
+        m = DSTformer(SMALL, box_ratio=ratio).eval()
+        lift_sequence(m, x, pixels=True, flip=False, fn=lambda t: seen.append(t) or m(t))
+        assert seen[0][..., 0].abs().max().item() == pytest.approx(1 / ratio, abs=1e-6)
 
 
 def test_too_long_input_is_a_clear_error():

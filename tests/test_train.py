@@ -23,6 +23,7 @@ def test_train_tiny_model_and_evaluate(tmp_path):
     assert hist[-1]["loss"] < 0.8 * hist[0]["loss"], hist
     model = load_model(best)
     assert model.cfg.num_heads == 4 and model.meta["history"]
+    assert model.cfg.box_ratio == pytest.approx(np.mean(cfg.augment.box_ratio))  # as it was trained
     res = evaluate_videopose3d(model, he, he.with_name("data_2d_humaneva15_gt.npz"), subjects=["Validate/S1"],
                                actions=["Walking"], cameras=[0], flip=False)
     o = res["overall"]
