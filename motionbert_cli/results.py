@@ -19,9 +19,10 @@ class Motion3D:
 
     Arrays are [P, T, 17, 3] float32 in H36M-17 order, NaN where a person is not seen (keypoints2d: 0).
     keypoints2d are the 2D as detected (swaps undone, short gaps filled), the lifter's input.
-    joints3d: metres around each person's median pelvis (pixel=False) or the official demo's pixels (True);
-    joints3d_pixels: x, y in image pixels, z depth in the same pixel scale; joints3d_camera: metres in the
-    camera frame, people placed in the scene (None with pixel=True).
+    joints3d: joints3d_camera moved so each person's median pelvis is the origin (pixel=False) or the official
+    demo's pixels (True); joints3d_pixels: the lifter's output, x, y in image pixels, z depth relative to the
+    pelvis in pixels at the pelvis' distance; joints3d_camera: metres in the camera frame, the pixels
+    unprojected and people placed in the scene (None with pixel=True).
     """
 
     track_ids: list[int]
@@ -30,7 +31,7 @@ class Motion3D:
     keypoints2d: np.ndarray
     joints3d: np.ndarray
     joints3d_pixels: np.ndarray
-    metric_scale: np.ndarray            # [P] metres per lifted pixel unit (1 with pixel=True)
+    metric_scale: np.ndarray            # [P] median metres per pixel at the person (1 with pixel=True)
     lr_swaps_fixed: np.ndarray          # [P] left/right swaps of the detector undone before lifting
     checkpoint: str
     pixel: bool = False
