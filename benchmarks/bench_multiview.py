@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 from rich.console import Console
 
-from motionbert_cli.camera import body_from_pixels, default_intrinsics, limb_lengths, root_trajectory, smoothing_frames
+from motionbert_cli.camera import default_intrinsics, limb_lengths, root_trajectory, smoothing_frames, unproject
 from motionbert_cli.evaluate import n_mpjpe, p_mpjpe
 from motionbert_cli.lift import lift_sequence
 from motionbert_cli.pipeline import PeopleOptions, Pose3dOptions, load_pose3d, run_pose3d, smooth_person
@@ -264,7 +264,7 @@ def lift_clean(model, ref_c: np.ndarray, conf: np.ndarray, cam, fps: float, size
     x = np.concatenate([uv, np.where(ok, np.nan_to_num(conf), 0.0)[..., None]], -1).astype(np.float32)
     y = lift_sequence(model, x, flip=True, pixels=True, batch_size=8)
     y = smooth_person(y, x, fps, Pose3dOptions(video=None))[0]  # pose3d's default smoothing
-    return body_from_pixels(y, *default_intrinsics(size))
+    return unproject(y, *default_intrinsics(size))
 
 
 def reference_spread(kps: list[np.ndarray], cams: list[tuple], fps: float) -> float:

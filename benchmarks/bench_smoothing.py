@@ -22,7 +22,7 @@ import torch
 from rich.console import Console
 
 from bench_multiview import BODY, associate, lift_views, read_qca, smooth_reference, to_camera, triangulate
-from motionbert_cli.camera import body_from_pixels, default_intrinsics, unproject
+from motionbert_cli.camera import default_intrinsics, unproject
 from motionbert_cli.checkpoint import load_model
 from motionbert_cli.evaluate import p_mpjpe, videopose3d_views
 from motionbert_cli.filters import smooth
@@ -96,7 +96,7 @@ def main():
         for s, i in used:
             pix, kp = out[s]["joints3d_pixels"][i][:T], out[s]["keypoints2d"][i][:T]
             height = np.nanmedian(np.ptp(np.where(kp[..., 2:] > 0, kp[..., 1:2], np.nan), axis=1))
-            ys = body_from_pixels(smooth(pix, m, out[s]["fps"], scale=height, **kw), *default_intrinsics(out[s]["size"]))
+            ys = unproject(smooth(pix, m, out[s]["fps"], scale=height, **kw), *default_intrinsics(out[s]["size"]))
             ref_c = to_camera(ref, calib[s])
             gt = (ref_c - ref_c[:, :1])[:, BODY] * 1000
             pr = (ys - ys[:, :1])[:, BODY]

@@ -51,17 +51,6 @@ def limb_lengths(joints: np.ndarray) -> np.ndarray:
     return np.linalg.norm(joints[..., list(a), :] - joints[..., list(b), :], axis=-1)
 
 
-def metric_scale(joints: np.ndarray, limb_metres: np.ndarray | None = None) -> float:
-    """One factor for a whole clip that brings network-unit joints [T, 17, 3] to metres: the network's 3D has
-    no absolute size, so its median limb lengths are matched to `limb_metres` (default an average adult)."""
-    L = ADULT_LIMB_METRES if limb_metres is None else limb_metres
-    med = np.nanmedian(limb_lengths(joints), axis=0)
-    ok = np.isfinite(med) & (med > 1e-6)
-    if not ok.any():
-        return 1.0
-    return float(np.median(L[ok] / med[ok]))
-
-
 def metres_per_pixel(pix3d: np.ndarray, limb_metres: np.ndarray | None = None) -> np.ndarray:
     """Per-frame metres per pixel at the person. pix3d [T, 17, 3] (lifter output in pixels) -> [T].
 
@@ -138,14 +127,6 @@ def unproject(pix3d: np.ndarray, focal: float, centre: tuple[float, float]) -> n
     dz = pix3d[..., 2:3] - pix3d[..., :1, 2:3]
     s = 1.0 + dz / focal
     return np.concatenate([(pix3d[..., :1] - centre[0]) * s, (pix3d[..., 1:2] - centre[1]) * s, focal * s], -1)
-
-
-def body_from_pixels(pix3d: np.ndarray, focal: float, centre: tuple[float, float]) -> np.ndarray:
-    """The lifter's pixel 3D with each body's perspective undone around its pelvis, which stays where it is in
-    pixels: the body's shape in pixels at the pelvis' distance, its path across the image as the lifter gave
-    it. [T, 17, 3] -> [T, 17, 3]."""
-    u = unproject(pix3d, focal, centre)
-    return pix3d[..., :1, :] + (u - u[..., :1, :])
 
 
 def root_trajectory(pix3d: np.ndarray, focal: float, centre: tuple[float, float],

@@ -83,8 +83,8 @@ def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, b
     x: [T, 17, 3] normalised 2D + confidence. Returns [T, 17, C] float32 (C = model output channels).
     pixels=True: x is in pixels instead; each window is normalised by its own bounding box (crop_scale over
     the window, enlarged by the model's box_ratio: for official models and clips no longer than one window
-    exactly the official demo's normalisation) and its 3D mapped back to pixels before blending, so the person fills the network's input however far they walk
-    across a long video. Returns pixel x, y and depth in pixels (3D outputs only).
+    exactly the official demo's normalisation) and its 3D mapped back to pixels before blending, so the
+    person fills the network's input however far they walk across a long video. Returns pixel x, y and depth in pixels (3D outputs only).
     fn: what to call per window batch [B, W, 17, 3] -> [B, W, ...] (default: model itself).
     flip_output: how to mirror an output back (default: flip_h36m, right for joint outputs).
     progress: called with the number of windows finished after each batch.
