@@ -25,6 +25,8 @@ def test_shipped_stage_configs_read_as_trained():
     assert s6.epochs == 3 and s6.grow == {"maxlen": 81, "depth": 6, "residual_xy": False}
     assert s6.augment.detector_joints and s6.augment.drift_px > 0
     assert TrainConfig.from_dict({"model": {"maxlen": 9}}).model.maxlen == 9
+    for f in sorted(CONFIGS.glob("*.json")):  # every stage's config, as the model card's commands pass it
+        TrainConfig.from_file(f)
 
 
 def test_config_errors_name_the_problem(tmp_path):
