@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from motionbert_cli import load_model
+from motionbert_cli.camera import unproject
 from motionbert_cli.evaluate import p_mpjpe, videopose3d_views
 from motionbert_cli.lift import lift_sequence
 from motionbert_cli.mocap import H36M_OF_HUMANEVA
@@ -44,6 +45,7 @@ def main():
             t = time.perf_counter()
             y = lift_sequence(model, v.kp, precision=prec, pixels=True)  # as the CLI lifts
             times[prec] += time.perf_counter() - t
+            y = unproject(y, v.focal, v.centre)  # as pose3d's metric outputs and `eval pose3d`
             y = (y - y[:, :1])[:, H36M_OF_HUMANEVA]
             outs[prec] = y * to_mm
             acc[prec].append(p_mpjpe(y, gt_rel))
