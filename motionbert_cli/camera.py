@@ -137,7 +137,12 @@ def root_trajectory(pix3d: np.ndarray, focal: float, centre: tuple[float, float]
     smooth_frames: the depth (log metres per pixel) is fitted by a line over this many frames around each
     frame (smoothing_frames(fps) is what the commands use).
     """
-    k = smooth_log(metres_per_pixel(unproject(pix3d, focal, centre), limb_metres), smooth_frames)
+    return _root(pix3d, unproject(pix3d, focal, centre), focal, centre, limb_metres, smooth_frames)
+
+
+def _root(pix3d, body, focal, centre, limb_metres, smooth_frames) -> np.ndarray:
+    """root_trajectory given the already unprojected body (camera_joints needs that body too)."""
+    k = smooth_log(metres_per_pixel(body, limb_metres), smooth_frames)
     u, v = pix3d[:, 0, 0] - centre[0], pix3d[:, 0, 1] - centre[1]
     return np.stack([u * k, v * k, focal * k], axis=-1)
 
@@ -146,9 +151,9 @@ def camera_joints(pix3d: np.ndarray, focal: float, centre: tuple[float, float],
                   limb_metres: np.ndarray | None = None, smooth_frames: int = 1) -> np.ndarray:
     """All joints in the camera frame (metres): the pelvis from root_trajectory, the body around it
     (unprojected) scaled by the same metres per pixel. [T, 17, 3] -> [T, 17, 3]."""
-    root = root_trajectory(pix3d, focal, centre, limb_metres, smooth_frames)
-    k = root[:, 2:3, None] / focal
     u = unproject(pix3d, focal, centre)
+    root = _root(pix3d, u, focal, centre, limb_metres, smooth_frames)
+    k = root[:, 2:3, None] / focal
     return root[:, None] + (u - u[:, :1]) * k
 
 
