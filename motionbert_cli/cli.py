@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from enum import Enum
@@ -11,6 +10,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from . import stop
 from .errors import UserError
 
 # Plain (click) help rather than Rich panels: at 80 columns Rich gave option help a 22-character column
@@ -611,22 +611,26 @@ def _prepare_process() -> None:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 
-def _sigterm(signum, frame):
-    # SIGTERM unwinds like Ctrl-C: output staging folders are removed (or, for live, the files completed)
-    raise KeyboardInterrupt
-
-
 def main() -> None:
     _prepare_process()
-    signal.signal(signal.SIGTERM, _sigterm)
+    stop.install()
     try:
         app(prog_name="motionbert")  # also under `python -m motionbert_cli`
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Typer turns it into exit 130 itself; this is for anything outside its reach
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except SystemExit as e:
+        if e.code == 130 and stop.terminated():
+            # Staging folders are already removed. Leave now: runs stopped by SIGTERM have been seen to end
+            # by SIGINT (-2, no traceback) during interpreter shutdown instead of with the 130 scripts expect.
+            print("terminated", file=sys.stderr)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        raise
 
 
 if __name__ == "__main__":

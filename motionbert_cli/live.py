@@ -28,6 +28,7 @@ from .filters import OneEuroStream
 from .keypoints import apply_crop, coco_to_h36m, crop_box, flip_h36m, person_height
 from .lift import _to_pixels
 from .results import Motion3D
+from .stop import raise_if_terminated
 from .tracks import Tracks, select_tracks
 
 
@@ -257,6 +258,7 @@ def run_live(opts: LiveOptions, console) -> Path:
                   f"it comes; all files land in {opts.out} when the stream ends or on Ctrl-C")
     try:
         while True:
+            raise_if_terminated()
             if opts.seconds is not None and time.perf_counter() - t_start >= opts.seconds:
                 time_up = True
                 break

@@ -6,6 +6,8 @@ import time
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from .stop import raise_if_terminated
+
 
 class Stages:
     """Rich progress bars with frames/s, one per stage, and wall time per stage for the summary."""
@@ -29,6 +31,7 @@ class Stages:
         done = [0]
 
         def advance(n: int = 1):
+            raise_if_terminated()
             done[0] += n
             dt = time.perf_counter() - t0
             self.progress.update(task, advance=n, rate=f"{done[0] / max(dt, 1e-9):.1f} {unit}/s")

@@ -100,8 +100,8 @@ def test_pose3d_sigterm_leaves_nothing(tmp_path):
         time.sleep(0.2)
     time.sleep(3.0)
     p.send_signal(signal.SIGTERM)
-    p.communicate(timeout=120)
-    assert p.returncode == 130
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err[-2000:]
     assert not out.exists() and not list(tmp_path.glob("*.partial-*"))
 
 
