@@ -4,6 +4,8 @@ A sequence longer than the model's window (its maxlen, 243 for official models) 
 overlap by at least a third; each frame's 3D is the weighted mean of the windows that contain it, with
 weights that fall towards window edges (where the network sees the least context), so there are no seams.
 Flip test-time augmentation averages the prediction with the mirrored prediction of the mirrored input.
+A `LifterEnsemble` (the default lifter of `pose3d`) lifts with each member in turn, each with its own window,
+and averages their outputs.
 """
 from __future__ import annotations
 
@@ -35,6 +37,39 @@ def count_windows(T: int, window: int) -> int:
     """How many windows lift_sequence runs over T frames with its default stride (for progress bars)."""
     W = min(T, window)
     return len(window_starts(T, W, default_stride(W)))
+
+
+class LifterEnsemble(torch.nn.Module):
+    """Several pose3d lifters over the same 2D, their outputs averaged by `lift_sequence`.
+
+    Each member lifts with its own window length and box, in pixels, before the average, so members with
+    different windows (27 and 81 frames in the shipped pair) can be combined; they make different depth
+    mistakes on real footage, and the mean is closer to the truth than either (models/README.md).
+    members: DSTformers with 3D output (official-format or ours). `cfg` is the first member's (for code that
+    needs a single box ratio or window); `source` names every file. Not callable on a batch: lift with
+    `lift_sequence`, or use one member."""
+
+    def __init__(self, members: list[torch.nn.Module]):
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+        self.source = " + ".join(str(getattr(m, "source", "?")) for m in members)
+
+    @property
+    def cfg(self):
+        return self.members[0].cfg
+
+    def forward(self, x):
+        raise TypeError("a LifterEnsemble lifts whole sequences: use lift_sequence, or one of .members")
+
+
+def members(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The networks a lifter runs: an ensemble's members, or the model itself."""
+    return list(model.members) if isinstance(model, LifterEnsemble) else [model]
+
+
+def lift_window_count(model: torch.nn.Module, T: int) -> int:
+    """Windows lift_sequence runs over T frames, over all members (for progress bars)."""
+    return sum(count_windows(T, m.cfg.maxlen) for m in members(model))
 
 
 def blend_weights(window: int) -> np.ndarray:
@@ -88,7 +123,14 @@ def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, b
     fn: what to call per window batch [B, W, 17, 3] -> [B, W, ...] (default: model itself).
     flip_output: how to mirror an output back (default: flip_h36m, right for joint outputs).
     progress: called with the number of windows finished after each batch.
+    model may be a LifterEnsemble: each member lifts the whole sequence and the outputs are averaged.
     """
+    if isinstance(model, LifterEnsemble):
+        if fn is not None or flip_output is not None:
+            raise ValueError("fn and flip_output need a single network, not a LifterEnsemble")
+        outs = [lift_sequence(m, x, flip=flip, batch_size=batch_size, precision=precision, stride=stride,
+                              pixels=pixels, progress=progress) for m in model.members]
+        return np.mean(outs, axis=0)
     fn = fn or model
     flip_output = flip_output or flip_h36m
     device = next(model.parameters()).device

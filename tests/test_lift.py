@@ -68,3 +68,26 @@ def test_pixel_mode_normalises_each_window_and_maps_back():
     expect = first * size / 2 + np.array([x0 + size / 2, y0 + size / 2, 0])
     np.testing.assert_allclose(y[:18], expect[:18], rtol=1e-5, atol=1e-3)
     assert np.isfinite(y).all() and y[40:, :, 0].mean() > y[:20, :, 0].mean() + 500  # follows the person
+
+
+def test_ensemble_averages_members_lifted_with_their_own_windows():
+    """pose3d's default lifter is a pair with different windows: each member lifts the whole sequence with
+    its own windows and box, and the outputs are averaged; the progress bar counts every member's windows."""
+    import pytest
+
+    from motionbert_cli.lift import LifterEnsemble, lift_window_count
+
+    torch.manual_seed(1)
+    short = DSTformer(DSTformerConfig(dim_feat=32, dim_rep=16, depth=1, num_heads=4, maxlen=9)).eval()
+    ens = LifterEnsemble([small_model(), short])
+    rng = np.random.default_rng(4)
+    px = np.concatenate([rng.uniform(100, 500, (70, 17, 2)), np.ones((70, 17, 1))], -1).astype(np.float32)
+    done = []
+    y = lift_sequence(ens, px, flip=True, pixels=True, progress=done.append)
+    expect = [lift_sequence(m, px, flip=True, pixels=True) for m in ens.members]
+    np.testing.assert_allclose(y, (expect[0] + expect[1]) / 2, atol=1e-5)
+    assert not np.allclose(expect[0], expect[1], atol=1.0)  # the members differ, so the mean is not one of them
+    assert sum(done) == lift_window_count(ens, 70) == lift_window_count(ens.members[0], 70) + 12 == 4 + 12
+    assert ens.cfg.maxlen == 27
+    with pytest.raises(TypeError):
+        ens(torch.from_numpy(px[:9])[None])
