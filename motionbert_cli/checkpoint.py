@@ -24,14 +24,17 @@ from .smpl import SMPL_HELP, SMPLLayer, load_smpl_files
 # models/ beside the package (editable installs and source checkouts).
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_POSE3D = "motionbert_cpu_pose3d.bin"
+# pose3d's default lifter averages DEFAULT_POSE3D (27-frame window) with this 81-frame one (models/README.md)
+DEFAULT_POSE3D_W81 = "motionbert_cpu_pose3d_w81.bin"
 DEFAULT_ACTION = "motionbert_cpu_action.bin"   # everyday actions, trained from the Bandai mocap (model card)
 OFFICIAL_HELP = ("official MotionBERT weights: https://github.com/Walter0807/MotionBERT#model-zoo "
                  "(e.g. FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin)")
 
 
-def default_checkpoint(task: str = "pose3d") -> Path:
-    """The model shipped with the package for `task` ('pose3d' or 'action'; models/ in the source tree)."""
-    name = DEFAULT_ACTION if task == "action" else DEFAULT_POSE3D
+def default_checkpoint(task: str = "pose3d", name: str | None = None) -> Path:
+    """The model shipped with the package for `task` ('pose3d' or 'action'; models/ in the source tree), or
+    the shipped file `name`."""
+    name = name or (DEFAULT_ACTION if task == "action" else DEFAULT_POSE3D)
     p = MODELS_DIR / name
     if p.is_file():
         return p

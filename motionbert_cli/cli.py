@@ -142,7 +142,7 @@ def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_f
 def pose3d(
     videos: Optional[List[Path]] = typer.Argument(None, metavar="VIDEO", help="Videos (mp4, mov, mkv...) or folders of them; none with --keypoints alone.", show_default=False),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: <stem>_motionbert beside the input; a sub-folder per video when several)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint, official or ours (default: the shipped model)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint, official or ours (default: the shipped pair, averaged)."),
     heads: Heads = None,
     detector: Detector = None,
     keypoints: Keypoints = None,
@@ -347,7 +347,7 @@ def action(
 def live(
     source: str = typer.Argument(..., help="Camera index (0, 1...), stream URL (rtsp://, http://...) or a video file, played at its own speed."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: live_<date-time> in the current folder)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint: official MotionBERT .bin or ours (default: the shipped model)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint: official MotionBERT .bin or ours (default: the shipped 27-frame lifter)."),
     heads: Heads = None,
     detector: Detector = None,
     imgsz: Imgsz = 640,
@@ -387,7 +387,7 @@ def mesh(
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Mesh checkpoint (official MotionBERT mesh .bin or ours)."),
     render: Optional[Path] = typer.Option(None, "--render", help="Write the video with the meshes drawn over it (.mp4)."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder for mesh.npz (default: <video stem>_motionbert)."),
-    pose_checkpoint: Optional[Path] = typer.Option(None, "--pose-checkpoint", help="Pose3d lifter whose 3D places the body in the camera (official or ours) (default: the model shipped in models/)."),
+    pose_checkpoint: Optional[Path] = typer.Option(None, "--pose-checkpoint", help="Pose3d lifter whose 3D places the body in the camera (official or ours) (default: the shipped pair, as pose3d)."),
     smpl_dir: Optional[Path] = typer.Option(None, "--smpl-dir", envvar="MOTIONBERT_SMPL_DIR", help="SMPL files (SMPL_NEUTRAL.pkl, J_regressor_h36m_correct.npy, smpl_mean_params.npz), only for checkpoints without the SMPL model inside."),
     heads: Heads = None,
     detector: Detector = None,
@@ -562,7 +562,7 @@ def train_action_cmd(
 @eval_app.command("pose3d")
 def eval_pose3d_cmd(
     data: Path = typer.Option(..., "--data", help="VideoPose3D 3D file (data_3d_*.npz), H36M samples (npz with S and part) or our motion npz (joints3d)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint (default: shipped model)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint (default: the shipped pair that pose3d uses)."),
     data_2d: Optional[Path] = typer.Option(None, "--data-2d", help="Matching 2D file (default: data_2d_<name>_gt.npz beside --data)."),
     subjects: str = typer.Option("Validate/", "--subjects", help="Comma-separated subject names or prefixes."),
     actions: str = typer.Option("Walking,Jog,Box", "--actions", help="Comma-separated actions ('' for all)."),
@@ -575,20 +575,20 @@ def eval_pose3d_cmd(
     """MPJPE, N-MPJPE and P-MPJPE (mm), per action and overall."""
     from rich.table import Table
 
-    from .checkpoint import default_checkpoint, load_model
     from .evaluate import evaluate_file
     from .fileio import write_json_atomic
+    from .pipeline import load_pose3d
 
     _threads()
-    ckpt = checkpoint or default_checkpoint()
-    model = load_model(ckpt, task="pose3d", num_heads=heads, device=_resolve_device(device))
+    model = load_pose3d(checkpoint, heads, _resolve_device(device))
     if data_2d is None:
         guess = data.with_name(data.name.replace("data_3d_", "data_2d_").replace(".npz", "_gt.npz"))
         data_2d = guess if guess.is_file() else None
     res = evaluate_file(model, data, data_2d, subjects=[s for s in subjects.split(",") if s] or None,
                                actions=[a for a in actions.split(",") if a] or None, flip=flip,
                                precision=precision.value)
-    table = Table(title=f"{Path(ckpt).name} on {data.name}")
+    names = " + ".join(Path(p).name for p in str(model.source).split(" + "))
+    table = Table(title=f"{names} on {data.name}")
     cols = ["mpjpe", "n_mpjpe", "p_mpjpe", "frames"]
     table.add_column("action")
     for c in cols:

@@ -226,10 +226,12 @@ def has_display() -> bool:
 
 def run_live(opts: LiveOptions, console) -> Path:
     """Run until the source ends, stalls, `opts.seconds` pass, or Ctrl-C / SIGTERM; then write the files."""
+    from .checkpoint import default_checkpoint
     from .detect import PoseDetector
     from .pipeline import load_pose3d
 
-    model = load_pose3d(opts.checkpoint, opts.heads, opts.device)
+    # One network, not pose3d's default pair: the 27-frame lifter alone keeps each frame's latency low.
+    model = load_pose3d(opts.checkpoint or default_checkpoint(), opts.heads, opts.device)
     det = PoseDetector(opts.detector, device=opts.device, imgsz=opts.imgsz, runtime=opts.detector_runtime,
                        notice=console.print)
     src = FrameSource(opts.source, opts.realtime, opts.stall_s, start=False)

@@ -65,7 +65,7 @@ class MeshOptions:
     video: Path
     checkpoint: Path
     people: PeopleOptions = field(default_factory=PeopleOptions)
-    pose_checkpoint: Path | None = None  # the lifter that places the body (default: the shipped model)
+    pose_checkpoint: Path | None = None  # the lifter that places the body (default: the shipped pair, as pose3d)
     out: Path | None = None
     render: Path | None = None
     smpl_dir: Path | None = None

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .camera import default_intrinsics, limbs_for_height, place_in_metres
-from .checkpoint import default_checkpoint, load_model
+from .checkpoint import DEFAULT_POSE3D_W81, default_checkpoint, load_model
 from .detect import PoseDetector, detect_video
 from .errors import UserError
 from .export import OutputDir, write_pose3d
@@ -22,7 +22,7 @@ from .fileio import write_json_atomic
 from .filters import smooth
 from .keypoint_files import keypoint_extent, read_keypoints_file
 from .keypoints import apply_crop, crop_box, fill_gaps, person_height, pixel_denormalise, pixel_normalise, to_h36m
-from .lift import count_windows, cpu_has_native_bf16, lift_sequence
+from .lift import LifterEnsemble, cpu_has_native_bf16, lift_sequence, lift_window_count
 from .progress import Stages
 from .render import plot_angles, render_pose3d_videos
 from .results import Motion3D
@@ -124,11 +124,16 @@ def prepare_person(kpts: np.ndarray, frame_size: tuple[int, int], pixel: bool, l
 
 
 def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
-    ckpt = checkpoint or default_checkpoint()
-    model = load_model(ckpt, task="pose3d", num_heads=heads, device=device)
-    if model.cfg.dim_out != 3:
-        raise UserError(f"{ckpt}: its output head gives {model.cfg.dim_out} channels, not 3D joints")
-    return model
+    """The lifter `checkpoint`, or with None the shipped pair (27- and 81-frame windows, averaged: a
+    LifterEnsemble; pass -c models/motionbert_cpu_pose3d.bin for the 27-frame one alone, half the work)."""
+    ckpts = [checkpoint] if checkpoint else [default_checkpoint(), default_checkpoint(name=DEFAULT_POSE3D_W81)]
+    models = []
+    for ckpt in ckpts:
+        model = load_model(ckpt, task="pose3d", num_heads=heads, device=device)
+        if model.cfg.dim_out != 3:
+            raise UserError(f"{ckpt}: its output head gives {model.cfg.dim_out} channels, not 3D joints")
+        models.append(model)
+    return models[0] if len(models) == 1 else LifterEnsemble(models)
 
 
 def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Pose3dOptions,
@@ -209,7 +214,7 @@ def run_pose3d(opts: Pose3dOptions, console, model=None) -> Path:
                       "slower than fp32 here")
     with OutputDir(out) as outdir, Stages(console) as stages:
         tracks, sel = find_people(info, opts.people, stages, read)
-        n_windows = sum(count_windows(e - s, model.cfg.maxlen) for s, e in (tracks.span(i) for i in sel))
+        n_windows = sum(lift_window_count(model, e - s) for s, e in (tracks.span(i) for i in sel))
         advance, finish = stages.stage("lift", n_windows, "windows")
         motion = lift_people(model, tracks, sel, info, opts, advance)
         finish()

@@ -53,6 +53,23 @@ def test_box_ratio_sets_the_normalising_box():
         assert seen[0][..., 0].abs().max().item() == pytest.approx(1 / ratio, abs=1e-6)
 
 
+def test_default_lifter_is_the_shipped_pair_and_a_checkpoint_is_used_alone():
+    """pose3d without -c averages the shipped 27- and 81-frame lifters; -c FILE lifts with FILE alone. Both
+    shipped files are plain checkpoints any command loads (official layout inside, box ratio 1.2)."""
+    from motionbert_cli.checkpoint import DEFAULT_POSE3D_W81, default_checkpoint
+    from motionbert_cli.lift import LifterEnsemble
+    from motionbert_cli.pipeline import load_pose3d
+
+    pair = load_pose3d(None, None, "cpu")
+    assert isinstance(pair, LifterEnsemble)
+    assert [m.cfg.maxlen for m in pair.members] == [27, 81] and {m.cfg.box_ratio for m in pair.members} == {1.2}
+    assert pair.source.endswith(DEFAULT_POSE3D_W81) and "motionbert_cpu_pose3d.bin + " in pair.source
+    w81 = default_checkpoint(name=DEFAULT_POSE3D_W81)
+    assert load_model(w81).state_dict().keys() == pair.members[0].state_dict().keys()
+    alone = load_pose3d(default_checkpoint(), None, "cpu")
+    assert not isinstance(alone, LifterEnsemble) and alone.cfg.maxlen == 27
+
+
 def test_too_long_input_is_a_clear_error():
     m = DSTformer(SMALL).eval()
     with pytest.raises(ValueError, match="exceed this model's maxlen 27"):
