@@ -625,7 +625,7 @@ def main() -> None:
     except SystemExit as e:
         if e.code == 130 and stop.terminated():
             # Staging folders are already removed. Leave now: runs stopped by SIGTERM have been seen to end
-            # by SIGINT (-2, no traceback) during interpreter shutdown instead of with the 130 scripts expect.
+            # by SIGINT (-2, no traceback) instead of with the 130 scripts expect; exiting here rules it out.
             print("terminated", file=sys.stderr)
             sys.stdout.flush()
             sys.stderr.flush()

@@ -13,9 +13,9 @@ _fired = False
 
 
 class Terminated(KeyboardInterrupt):
-    """The process was sent SIGTERM. A subclass, not KeyboardInterrupt itself: CPython exits through SIGINT
-    (status -2) when a bare KeyboardInterrupt once escaped code that native libraries evaluated, which would
-    hide our exit status 130."""
+    """The process was sent SIGTERM. A subclass, not KeyboardInterrupt itself: CPython ends a process by
+    SIGINT (status -2) when it records a bare KeyboardInterrupt as unhandled, a check that only matches the
+    exact type; our best explanation of the -2 exits seen (not proven), which would hide exit status 130."""
 
 
 def _on_sigterm(signum, frame):
