@@ -36,10 +36,11 @@ def main() -> None:
                               subjects=["Validate/S1"], actions=["Walking"], cameras=[0])
     x = max((v.kp for v in views), key=len).astype(np.float32)  # the longest take
     T = len(x)
+    pair = load_pose3d(None, None, "cpu")
     lifters = {"27 frames (motionbert_cpu_pose3d.bin)": load_pose3d(default_checkpoint(), None, "cpu"),
                "81 frames (motionbert_cpu_pose3d_w81.bin)": load_pose3d(default_checkpoint(name=DEFAULT_POSE3D_W81),
                                                                         None, "cpu"),
-               "pair, averaged (pose3d's default)": load_pose3d(None, None, "cpu")}
+               "pair, averaged (pose3d's default)": pair}
     print(f"HumanEva Validate/S1 Walking (longest take), {T} frames, flip on, fp32, {args.threads} threads, best of {args.repeats}")
     print(f"{'lifter':44s} {'windows':>8s} {'ms/frame':>9s}")
     for name, model in lifters.items():
@@ -51,7 +52,7 @@ def main() -> None:
             lift_sequence(model, x, pixels=True, batch_size=batch)
             best = min(best, time.perf_counter() - t)
         print(f"{name:44s} {lift_window_count(model, T):8d} {1000 * best / T:9.2f}")
-    n = sum(p.numel() for m in members(lifters['pair, averaged (pose3d\'s default)']) for p in m.parameters())
+    n = sum(p.numel() for m in members(pair) for p in m.parameters())
     print(f"pair: {n / 1e6:.2f} M parameters in 2 files")
 
 

@@ -577,6 +577,7 @@ def eval_pose3d_cmd(
 
     from .evaluate import evaluate_file
     from .fileio import write_json_atomic
+    from .lift import members
     from .pipeline import load_pose3d
 
     _threads()
@@ -587,7 +588,7 @@ def eval_pose3d_cmd(
     res = evaluate_file(model, data, data_2d, subjects=[s for s in subjects.split(",") if s] or None,
                                actions=[a for a in actions.split(",") if a] or None, flip=flip,
                                precision=precision.value)
-    names = " + ".join(Path(p).name for p in str(model.source).split(" + "))
+    names = " + ".join(Path(m.source).name for m in members(model))
     table = Table(title=f"{names} on {data.name}")
     cols = ["mpjpe", "n_mpjpe", "p_mpjpe", "frames"]
     table.add_column("action")
