@@ -50,7 +50,10 @@ class TrainConfig:
     precision: str = "auto"      # autocast dtype for the forward pass (fp32 master weights); "auto": bf16
                                  # where the CPU computes it natively (AVX512-BF16/AMX) or on CUDA, else fp32
     short_clip_p: float = 0.2    # share of batches with a random shorter length (inference sees short clips)
-    # losses
+    # losses: MPJPE (a joint's Euclidean error) pulls an ambiguous joint to the likelier of its possible places;
+    # the squared error (mse) pulls it to their mean, i.e. hedges where one view cannot tell front from back
+    lambda_mpjpe: float = 1.0
+    lambda_mse: float = 0.0
     lambda_scale: float = 0.5
     lambda_velocity: float = 10.0
     seed: int = 0
@@ -136,8 +139,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 def loss_terms(pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
-    """pred, gt [B, T, J, 3] -> {'mpjpe', 'n_mpjpe', 'velocity'} (network units)."""
-    out = {"mpjpe": (pred - gt).norm(dim=-1).mean()}
+    """pred, gt [B, T, J, 3] -> {'mpjpe', 'mse', 'n_mpjpe', 'velocity'} (network units)."""
+    out = {"mpjpe": (pred - gt).norm(dim=-1).mean(), "mse": (pred - gt).pow(2).sum(-1).mean()}
     p, g = pred - pred[..., :1, :], gt - gt[..., :1, :]
     s = (p * g).sum((-1, -2), keepdim=True) / (p * p).sum((-1, -2), keepdim=True).clamp_min(1e-8)
     out["n_mpjpe"] = (s * p - g).norm(dim=-1).mean()
@@ -240,7 +243,8 @@ def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str |
             with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
                 pred = ddp(x)
             terms = loss_terms(pred.float(), y)
-            loss = terms["mpjpe"] + cfg.lambda_scale * terms["n_mpjpe"] + cfg.lambda_velocity * terms["velocity"]
+            loss = (cfg.lambda_mpjpe * terms["mpjpe"] + cfg.lambda_mse * terms["mse"]
+                    + cfg.lambda_scale * terms["n_mpjpe"] + cfg.lambda_velocity * terms["velocity"])
             if not torch.isfinite(loss):
                 raise UserError(f"training diverged: loss is {loss.item()} at epoch {epoch + 1} step {i + 1}. "
                                 f"Lower the learning rate (--lr) or use --precision fp32; "

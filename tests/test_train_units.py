@@ -11,7 +11,7 @@ from motionbert_cli.keypoints import H36M_FLIP_PERM
 from motionbert_cli.mocap import to_detector_joints
 from motionbert_cli.model import DSTformer
 from motionbert_cli.synth import AugmentConfig, detector_noise, make_pair
-from motionbert_cli.train import TrainConfig, cpu_lifter_config, grow_model
+from motionbert_cli.train import TrainConfig, cpu_lifter_config, grow_model, loss_terms
 
 CONFIGS = Path(__file__).resolve().parent.parent / "models" / "configs"
 
@@ -27,6 +27,22 @@ def test_shipped_stage_configs_read_as_trained():
     assert TrainConfig.from_dict({"model": {"maxlen": 9}}).model.maxlen == 9
     for f in sorted(CONFIGS.glob("*.json")):  # every stage's config, as the model card's commands pass it
         TrainConfig.from_file(f)
+
+
+def test_squared_error_hedges_between_two_answers_where_mpjpe_picks_one():
+    """A joint seen twice as often in front as behind: the squared error is lowest at the mean of the two
+    places, MPJPE anywhere on the segment pulls to the likelier one (why stage 12 trains with `lambda_mse`)."""
+    gt = torch.zeros(3, 1, 1, 3)
+    gt[:2, ..., 2], gt[2, ..., 2] = 1.0, -1.0          # depth +1 twice, -1 once
+    def total(z, term):
+        pred = torch.zeros(3, 1, 1, 3)
+        pred[..., 2] = z
+        return float(loss_terms(pred, gt)[term])
+    zs = np.linspace(-1, 1, 41)
+    assert abs(zs[np.argmin([total(z, "mse") for z in zs])] - 1 / 3) < 0.03
+    assert zs[np.argmin([total(z, "mpjpe") for z in zs])] == 1.0
+    cfg = TrainConfig.from_file(CONFIGS / "stage12_w81_mse.json")
+    assert (cfg.lambda_mpjpe, cfg.lambda_mse) == (0.0, 10.0) and TrainConfig().lambda_mse == 0.0
 
 
 def test_config_errors_name_the_problem(tmp_path):
