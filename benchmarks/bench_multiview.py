@@ -27,6 +27,7 @@ references made from disjoint pairs of views (1+2 vs 3+4, 1+3 vs 2+4, 1+4 vs 2+3
 (P-MPJPE, mm): the detector's view-to-view disagreement, which the 4-view reference averages but keeps part of.
 
     python benchmarks/bench_multiview.py [--checkpoint PATH] [--shared ../shared] [--clip all|pose2sim_single|pose2sim_multi]
+                                         [--imgsz 640]
 """
 from __future__ import annotations
 
@@ -238,16 +239,17 @@ def acceleration(x: np.ndarray) -> float:
     return float(np.nanmean(a))
 
 
-def lift_views(folder: Path, serials: list[str], checkpoint: str | None, console, smooth: str = "butterworth") -> dict:
-    """motionbert pose3d (every track; `smooth` as its --smooth) on each view -> {serial: per-track arrays, size,
-    fps}."""
+def lift_views(folder: Path, serials: list[str], checkpoint: str | None, console, smooth: str = "butterworth",
+               imgsz: int = 640) -> dict:
+    """motionbert pose3d (every track; `smooth` and `imgsz` as its --smooth, --imgsz) on each view -> {serial:
+    per-track arrays, size, fps}."""
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         for s in serials:
             out = Path(tmp) / s
-            run_pose3d(Pose3dOptions(video=folder / f"{s}.mp4", people=PeopleOptions(person="all"), out=out,
-                                     render=False, checkpoint=Path(checkpoint) if checkpoint else None,
-                                     smooth=smooth), console)
+            run_pose3d(Pose3dOptions(video=folder / f"{s}.mp4", out=out, render=False,
+                                     people=PeopleOptions(person="all", imgsz=imgsz), smooth=smooth,
+                                     checkpoint=Path(checkpoint) if checkpoint else None), console)
             d = np.load(out / "motion.npz")
             res[s] = {k: d[k].astype(np.float64) for k in ("keypoints2d", "joints3d", "joints3d_pixels",
                                                              "joints3d_camera")}
@@ -287,6 +289,8 @@ def main():
     ap.add_argument("--checkpoint")
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
     ap.add_argument("--clip", default="all", help="pose2sim_single, pose2sim_multi or all")
+    ap.add_argument("--imgsz", type=int, default=640,
+                    help="detector input size (pose3d's --imgsz); the reference is triangulated from the same 2D")
     args = ap.parse_args()
     clips = ["pose2sim_single", "pose2sim_multi"] if args.clip == "all" else [args.clip]
     console = Console(stderr=True)
@@ -300,7 +304,7 @@ def main():
         folder = Path(args.shared) / "data/videos" / clip
         calib = read_qca(folder / "Calib.qca.txt")
         serials = sorted(calib)
-        res = lift_views(folder, serials, args.checkpoint, console)
+        res = lift_views(folder, serials, args.checkpoint, console, imgsz=args.imgsz)
         T = min(r["keypoints2d"].shape[1] for r in res.values())
         views = [[np.where(np.isfinite(k), k, 0.0) for k in res[s]["keypoints2d"][:, :T]] for s in serials]
         people = associate(views, [calib[s] for s in serials])
