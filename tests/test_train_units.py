@@ -31,7 +31,7 @@ def test_shipped_stage_configs_read_as_trained():
 
 def test_squared_error_hedges_between_two_answers_where_mpjpe_picks_one():
     """A joint seen twice as often in front as behind: the squared error is lowest at the mean of the two
-    places, MPJPE anywhere on the segment pulls to the likelier one (why stage 12 trains with `lambda_mse`)."""
+    places, MPJPE is lowest at the likelier one (why stage 12 trains with `lambda_mse`)."""
     gt = torch.zeros(3, 1, 1, 3)
     gt[:2, ..., 2], gt[2, ..., 2] = 1.0, -1.0          # depth +1 twice, -1 once
     def total(z, term):
