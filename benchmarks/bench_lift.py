@@ -1,8 +1,8 @@
 """Lifting speed per frame: the shipped lifters alone and pose3d's default pair, flip on, fp32, on the CPU.
 
-Lifts the longest HumanEva Validate S1 Walking take (camera 1, ground-truth 2D in pixels, as pose3d lifts a person: windows,
-per-window box, flip) and prints ms per frame for each lifter. The issue-12 budget is <= 10 ms per frame on
-2 cores with flip. Run on an idle machine:
+Lifts the longest HumanEva Validate S1 Walking take (camera 1, ground-truth 2D in pixels, as pose3d lifts a
+person: windows, per-window box, flip) and prints ms per frame for each lifter. The issue-12 budget is <= 10
+ms per frame on 2 cores with flip. Run on an idle machine:
 
     python benchmarks/bench_lift.py [--shared ../shared] [--repeats 3] [--threads N]
 """
@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motionbert_cli.checkpoint import DEFAULT_POSE3D_W81, default_checkpoint
 from motionbert_cli.evaluate import videopose3d_views
 from motionbert_cli.lift import lift_sequence, lift_window_count, members
 from motionbert_cli.pipeline import load_pose3d
@@ -37,11 +36,10 @@ def main() -> None:
     x = max((v.kp for v in views), key=len).astype(np.float32)  # the longest take
     T = len(x)
     pair = load_pose3d(None, None, "cpu")
-    lifters = {"27 frames (motionbert_cpu_pose3d.bin)": load_pose3d(default_checkpoint(), None, "cpu"),
-               "81 frames (motionbert_cpu_pose3d_w81.bin)": load_pose3d(default_checkpoint(name=DEFAULT_POSE3D_W81),
-                                                                        None, "cpu"),
-               "pair, averaged (pose3d's default)": pair}
-    print(f"HumanEva Validate/S1 Walking (longest take), {T} frames, flip on, fp32, {args.threads} threads, best of {args.repeats}")
+    lifters = {f"{m.cfg.maxlen} frames ({Path(m.source).name})": m for m in members(pair)}
+    lifters["pair, averaged (pose3d's default)"] = pair
+    print(f"HumanEva Validate/S1 Walking (longest take), {T} frames, flip on, fp32, {args.threads} threads, "
+          f"best of {args.repeats}")
     print(f"{'lifter':44s} {'windows':>8s} {'ms/frame':>9s}")
     for name, model in lifters.items():
         batch = max(1, 1024 // model.cfg.maxlen)  # as pose3d batches windows

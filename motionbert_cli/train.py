@@ -140,7 +140,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 def loss_terms(pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
     """pred, gt [B, T, J, 3] -> {'mpjpe', 'mse', 'n_mpjpe', 'velocity'} (network units)."""
-    out = {"mpjpe": (pred - gt).norm(dim=-1).mean(), "mse": (pred - gt).pow(2).sum(-1).mean()}
+    d = pred - gt
+    out = {"mpjpe": d.norm(dim=-1).mean(), "mse": d.pow(2).sum(-1).mean()}
     p, g = pred - pred[..., :1, :], gt - gt[..., :1, :]
     s = (p * g).sum((-1, -2), keepdim=True) / (p * p).sum((-1, -2), keepdim=True).clamp_min(1e-8)
     out["n_mpjpe"] = (s * p - g).norm(dim=-1).mean()
