@@ -1,5 +1,6 @@
 """The detector's runtimes: OpenVINO (exported once per weights and frame size, cached) must give PyTorch's
-keypoints, without telemetry or downloads."""
+keypoints, without telemetry or downloads, on every CPU kind: OpenVINO would pick bf16 on CPUs with AVX512-BF16
+or AMX, so the detector forces f32 and the test checks the compiled model's precision as well as the pixels."""
 from __future__ import annotations
 
 import json
@@ -33,11 +34,15 @@ for rt in ("pytorch", "openvino"):
     t = time.perf_counter()
     out[rt] = detect_video(read_frames(video, 0, n), n, det)
     out[rt + "_s"] = time.perf_counter() - t
+    if rt == "openvino":
+        out["precision"] = str(det.model.predictor.model.backend.ov_compiled_model.get_property(
+            "INFERENCE_PRECISION_HINT"))
 a, b = out["pytorch"], out["openvino"]
 d = [np.linalg.norm(k[..., :2] - b.kpts[b.ids.index(i)][..., :2], axis=-1)[(k[..., 2] > 0.3)]
      for i, k in zip(a.ids, a.kpts)]
 print(json.dumps({"ids": [a.ids, b.ids], "max_px": float(max(x.max() for x in d)), "notes": notes,
-                  "seconds": [out["pytorch_s"], out["openvino_s"]]}))
+                  "seconds": [out["pytorch_s"], out["openvino_s"]], "precision": out["precision"],
+                  "cpu_bf16": open("/proc/cpuinfo").read().count("avx512_bf16") > 0}))
 """
 
 
@@ -57,6 +62,7 @@ def test_openvino_gives_pytorch_keypoints_offline_and_cached(tmp_path):
         runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
     first, second = runs
     assert first["ids"][0] == first["ids"][1] and first["ids"][0]
+    assert first["precision"] == "<Type: 'float32'>", first   # not bf16, even where the CPU has it
     assert first["max_px"] < 0.05, first                      # the same network, another runtime
     assert first["notes"] == ["detector: OpenVINO at 384x640 (" + first["notes"][0].split("(")[1]]
     exported = list((tmp_path / "cache" / "detectors").iterdir())
