@@ -174,6 +174,24 @@ def to_detector_joints(j: np.ndarray) -> np.ndarray:
     return out
 
 
+def joint_definitions(j: np.ndarray) -> str:
+    """What a clip's H36M-17 joints [T, 17, 3] are: 'detector' when the thorax is mid-shoulders and the pelvis
+    mid-hips (the definitions YOLO + coco_to_h36m give: Bandai, our BVH reader), else 'mocap' (a mocap
+    skeleton's neck base and head top: DeepMimic, HumanEva). Human3.6M's own files are tagged 'h36m' by
+    read_npz, from their `source`."""
+    pelvis, thorax = (j[:, 1] + j[:, 4]) / 2, (j[:, 11] + j[:, 14]) / 2
+    if np.abs(j[:, 8] - thorax).max() < 1e-3 and np.abs(j[:, 0] - pelvis).max() < 1e-3:
+        return "detector"
+    return "mocap"
+
+
+def target_mask(definitions: str) -> list[int]:
+    """H36M-17 joints a clip with these definitions does not give the Human3.6M way, to leave out of a loss
+    scored on Human3.6M's joints: a detector-defined clip's spine, thorax, nose and head (mid-shoulders, face
+    points); a mocap skeleton's nose (made up from the neck and head top by our readers)."""
+    return {"h36m": [], "mocap": [9], "detector": [7, 8, 9, 10]}[definitions]
+
+
 def read_bvh(path: str | Path) -> Motion:
     pos, fps = read_bvh_positions(path)
     g = {k: _pick(pos, k, path) for k in _BVH_NAMES}
@@ -184,7 +202,7 @@ def read_bvh(path: str | Path) -> Motion:
              g["left_ankle"], spine, thorax, nose, head, g["left_shoulder"], g["left_elbow"], g["left_wrist"],
              g["right_shoulder"], g["right_elbow"], g["right_wrist"]]
     joints = np.stack(order, axis=1) * CMU_TO_METRES
-    return Motion(joints.astype(np.float32), fps, Path(path).stem, {"source": "bvh"})
+    return Motion(joints.astype(np.float32), fps, Path(path).stem, {"source": "bvh", "joints": "detector"})
 
 
 # ------------------------------------------------------------------------------------------ npz formats
@@ -266,8 +284,9 @@ def read_videopose3d(path: str | Path, subjects: list[str] | None = None, fps: f
                 arr = arr[:, [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]]
             elif arr.shape[1] != 17:
                 raise UserError(f"{path}: {subject}/{action} has {arr.shape[1]} joints; expected 15, 17 or 32")
+            defs = "h36m" if np.asarray(pos[subject][action]).shape[1] in (17, 32) else "mocap"
             out.append(Motion(zup_to_yup(arr), fps, f"{subject}/{action}",
-                              {"subject": subject, "action": action,
+                              {"subject": subject, "action": action, "joints": defs,
                                "cameras": humaneva_cameras(Path(path).parent, subject)}))
     return out
 
@@ -282,7 +301,9 @@ def read_npz(path: str | Path) -> Motion:
     up = str(d["up_axis"]) if "up_axis" in d else "y"
     if up.lower() == "z":
         j = zup_to_yup(j)
-    return Motion(j, float(d["fps"]) if "fps" in d else 30.0, Path(path).stem, {"source": "npz"})
+    source = str(d["source"]) if "source" in d else ""
+    defs = "h36m" if "Human3.6M" in source else joint_definitions(j)
+    return Motion(j, float(d["fps"]) if "fps" in d else 30.0, Path(path).stem, {"source": "npz", "joints": defs})
 
 
 def read_mb3d_folder(path: str | Path, split: str = "train") -> list[PairedClip]:
@@ -325,6 +346,34 @@ def load_training_data(paths: list[str | Path], humaneva_subjects: tuple[str, ..
         raise UserError(f"no training motion found in {', '.join(map(str, paths))}: expected .bvh, .npz "
                         f"(joints3d or VideoPose3D positions_3d) or MotionBERT MB3D clip folders")
     return motions, paired
+
+
+# Human3.6M's training subjects: their cameras may be used to make training 2D (S9 and S11 are its test subjects).
+H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
+
+
+def load_h36m_cameras(path: str | Path, subjects: tuple[str, ...] = H36M_TRAIN_SUBJECTS) -> list[Camera]:
+    """Human3.6M's calibrated cameras (`cameras.pkl`: {(subject, serial): {R, T, f, c, ...}}) in our Y-up world.
+
+    The file's convention is X_cam = R^T (X_world - T) (world Z up, metres; R's columns are the camera axes),
+    so in the Y-up world (x, z, -y) the camera is Camera(R = A R, centre = A T). The four cameras stand 4-5.5 m
+    from the capture area's centre, 1.5-1.6 m high, pitched 11-16 degrees down, f ~1147 px on 1000x1000 frames.
+    Distortion (k1 ~ -0.2) is left out: the lifter is fed undistorted-looking 2D either way."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"camera file not found: {p}")
+    with open(p, "rb") as fh:
+        table = pickle.load(fh)
+    A = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])  # z-up -> y-up
+    out = []
+    for (subject, _serial), c in sorted(table.items()):
+        if subject not in subjects:
+            continue
+        R, T = np.asarray(c["R"], float), np.asarray(c["T"], float).ravel()
+        out.append(Camera(R=A @ R, centre=A @ T, f=float(np.mean(c["f"])), c=tuple(np.ravel(c["c"]).astype(float))))
+    if not out:
+        raise UserError(f"{p} holds no camera of the subjects {', '.join(subjects)}")
+    return out
 
 
 def load_humaneva_cameras(folder: str | Path) -> dict | None:

@@ -162,7 +162,7 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
                                                 batch_size=batch, progress=progress), info.size)
         else:
             y = lift_sequence(model, h36, flip=opts.flip, precision=opts.precision, pixels=True,
-                              batch_size=batch, progress=progress)
+                              batch_size=batch, progress=progress, fps=info.fps)
         y[h36[..., 2].max(-1) <= 0] = np.nan
         drawn = h36
         if opts.smooth != "none":
@@ -214,7 +214,7 @@ def run_pose3d(opts: Pose3dOptions, console, model=None) -> Path:
                       "slower than fp32 here")
     with OutputDir(out) as outdir, Stages(console) as stages:
         tracks, sel = find_people(info, opts.people, stages, read)
-        n_windows = sum(lift_window_count(model, e - s) for s, e in (tracks.span(i) for i in sel))
+        n_windows = sum(lift_window_count(model, e - s, info.fps) for s, e in (tracks.span(i) for i in sel))
         advance, finish = stages.stage("lift", n_windows, "windows")
         motion = lift_people(model, tracks, sel, info, opts, advance)
         finish()

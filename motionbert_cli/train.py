@@ -139,14 +139,36 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 def loss_terms(pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
-    """pred, gt [B, T, J, 3] -> {'mpjpe', 'mse', 'n_mpjpe', 'velocity'} (network units)."""
+    """pred, gt [B, T, J, 3] -> {'mpjpe', 'mse', 'n_mpjpe', 'velocity'} (network units).
+
+    Joints whose target is NaN (a clip that does not define them the way the loss is scored:
+    mocap.target_mask) are left out of every term."""
+    valid = torch.isfinite(gt).all(-1, keepdim=True)  # [B, T, J, 1]
+    if bool(valid.all()):
+        d = pred - gt
+        out = {"mpjpe": d.norm(dim=-1).mean(), "mse": d.pow(2).sum(-1).mean()}
+        p, g = pred - pred[..., :1, :], gt - gt[..., :1, :]
+        s = (p * g).sum((-1, -2), keepdim=True) / (p * p).sum((-1, -2), keepdim=True).clamp_min(1e-8)
+        out["n_mpjpe"] = (s * p - g).norm(dim=-1).mean()
+        if pred.shape[1] > 1:
+            out["velocity"] = ((pred[:, 1:] - pred[:, :-1]) - (gt[:, 1:] - gt[:, :-1])).norm(dim=-1).mean()
+        else:
+            out["velocity"] = pred.new_zeros(())
+        return out
+    w = valid.to(pred.dtype)
+    gt = torch.where(valid, gt, pred.detach())  # masked joints: no error, no gradient
+
+    def mean(e, m):  # e [..., J], m [..., J, 1]
+        return (e * m[..., 0]).sum() / m.sum().clamp_min(1)
+
     d = pred - gt
-    out = {"mpjpe": d.norm(dim=-1).mean(), "mse": d.pow(2).sum(-1).mean()}
-    p, g = pred - pred[..., :1, :], gt - gt[..., :1, :]
+    out = {"mpjpe": mean(d.norm(dim=-1), w), "mse": mean(d.pow(2).sum(-1), w)}
+    p, g = (pred - pred[..., :1, :]) * w, (gt - gt[..., :1, :]) * w
     s = (p * g).sum((-1, -2), keepdim=True) / (p * p).sum((-1, -2), keepdim=True).clamp_min(1e-8)
-    out["n_mpjpe"] = (s * p - g).norm(dim=-1).mean()
+    out["n_mpjpe"] = mean((s * p - g).norm(dim=-1), w)
     if pred.shape[1] > 1:
-        out["velocity"] = ((pred[:, 1:] - pred[:, :-1]) - (gt[:, 1:] - gt[:, :-1])).norm(dim=-1).mean()
+        v = ((pred[:, 1:] - pred[:, :-1]) - (gt[:, 1:] - gt[:, :-1])).norm(dim=-1)
+        out["velocity"] = mean(v, w[:, 1:] * w[:, :-1])
     else:
         out["velocity"] = pred.new_zeros(())
     return out

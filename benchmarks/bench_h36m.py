@@ -1,0 +1,179 @@
+"""Real Human3.6M video against its mocap: how far `motionbert pose3d`'s 3D is from the truth (issue 22).
+
+`../shared/data/eval/h36m_s9_posing`: test subject S9, "Posing 1", camera 55011271, 10 fps, 394 frames, with the
+exact mocap joints in that camera's frame. For evaluation only: nothing here trains or tunes on it.
+
+Rows (each scored per frame, root-relative, in mm, on the 17 H36M joints):
+  YOLO 2D    pose3d's defaults end to end: the detector's 2D (cached after the first run), the lifter, its
+             smoothing, the metric `joints3d` (unprojected with the focal length pose3d assumes)
+  GT 2D      the same lifting and placement fed the mocap projected into the image (cv2.projectPoints with
+             the camera's distortion), as `pose3d --keypoints` would be: the lifter without the detector
+Columns:
+  P-MPJPE    after a similarity fit per frame;  N-MPJPE  after a scale fit only (what MPJPE is once the
+             unknown size is removed: orientation errors count)
+  rot.       median angle of the rotation the similarity fit needs (degrees), and of its part about the
+             camera's vertical axis (which side of the body is nearer)
+  accel.     mean |second difference| of the root-relative joints (mm/frame^2): prediction (scaled to the
+             truth by one factor for the clip), the truth's own, and the mean |a_pred - a_gt|
+  joints     P-MPJPE per joint group (worst first in the per-joint table)
+
+    python benchmarks/bench_h36m.py [--checkpoint FILE [FILE ...]] [--shared ../shared] [--humaneva]
+                                    [--detector-runtime auto|openvino|pytorch] [--json out.json]
+
+--checkpoint FILE lifts with FILE (two files: their average, as pose3d's default pair); default: pose3d's
+default lifter. --humaneva adds HumanEva Validate (ground-truth 2D, `motionbert eval pose3d`'s numbers).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rich.console import Console
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from motionbert_cli.detect import cache_dir  # noqa: E402
+from motionbert_cli.evaluate import evaluate_videopose3d, n_mpjpe, procrustes_align  # noqa: E402
+from motionbert_cli.keypoints import H36M_JOINTS  # noqa: E402
+from motionbert_cli.lift import LifterEnsemble  # noqa: E402
+from motionbert_cli.checkpoint import load_model  # noqa: E402
+from motionbert_cli.pipeline import (PeopleOptions, Pose3dOptions, find_people, lift_people,  # noqa: E402
+                                     load_pose3d)
+from motionbert_cli.progress import Stages  # noqa: E402
+from motionbert_cli.tracks import Tracks  # noqa: E402
+from motionbert_cli.video import probe  # noqa: E402
+
+CLIP = "data/eval/h36m_s9_posing"
+GROUPS = {"hips/pelvis": [0, 1, 4], "knees": [2, 5], "ankles": [3, 6], "spine/thorax": [7, 8],
+          "head": [9, 10], "shoulders": [11, 14], "elbows": [12, 15], "wrists": [13, 16]}
+
+
+def rotation_angles(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: the angle (degrees) of the rotation that best aligns root-relative pred onto gt [N, J, 3],
+    and the angle of its swing about the camera's y axis (image vertical) alone."""
+    p, g = pred - pred.mean(1, keepdims=True), gt - gt.mean(1, keepdims=True)
+    U, _, Vt = np.linalg.svd(np.einsum("nji,njk->nik", p, g))
+    d = np.sign(np.linalg.det(np.einsum("nij,njk->nik", U, Vt)))
+    D = np.tile(np.eye(3), (len(p), 1, 1))
+    D[:, 2, 2] = d
+    R = np.einsum("nij,njk,nkl->nil", U, D, Vt)  # p @ R ~ g
+    angle = np.degrees(np.arccos(np.clip((np.trace(R, axis1=1, axis2=2) - 1) / 2, -1, 1)))
+    yaw = np.degrees(np.abs(np.arctan2(R[:, 0, 2] - R[:, 2, 0], R[:, 0, 0] + R[:, 2, 2])))
+    return angle, yaw
+
+
+def acceleration(x: np.ndarray) -> np.ndarray:
+    """[T, J, 3] -> [T - 2, J] |second difference|."""
+    return np.linalg.norm(x[2:] - 2 * x[1:-1] + x[:-2], axis=-1)
+
+
+def score(pred_m: np.ndarray, gt_m: np.ndarray) -> dict:
+    """pred, gt [T, 17, 3] metres (camera frame; pred may have NaN frames) -> the benchmark's numbers."""
+    ok = np.isfinite(pred_m).all((-1, -2))
+    pr = (pred_m - pred_m[:, :1])[ok] * 1000
+    gt = (gt_m - gt_m[:, :1])[ok] * 1000
+    aligned = procrustes_align(pr, gt)
+    per_joint = np.linalg.norm(aligned - gt, axis=-1).mean(0)
+    angle, yaw = rotation_angles(pr, gt)
+    s = (pr * gt).sum() / (pr * pr).sum()
+    run = ok[2:] & ok[1:-1] & ok[:-2]  # accelerations over consecutive scored frames only
+    full_p, full_g = np.full_like(pred_m, np.nan), gt_m - gt_m[:, :1]
+    full_p[ok] = pr * s / 1000
+    a_p, a_g = acceleration(full_p * 1000)[run], acceleration(full_g * 1000)[run]
+    return {"p_mpjpe": float(per_joint.mean()), "n_mpjpe": float(n_mpjpe(pr, gt).mean()),
+            "rot_deg": float(np.median(angle)), "yaw_deg": float(np.median(yaw)),
+            "accel_pred": float(a_p.mean()), "accel_gt": float(a_g.mean()),
+            "accel_err": float(np.abs(a_p - a_g).mean()), "frames": int(ok.sum()),
+            "per_joint": {n: float(e) for n, e in zip(H36M_JOINTS, per_joint)},
+            "groups": {k: float(per_joint[v].mean()) for k, v in GROUPS.items()}}
+
+
+def gt_keypoints(gt: dict) -> np.ndarray:
+    """The mocap joints projected into the image with the camera's distortion: [T, 17, 3] pixels + conf 1."""
+    J = gt["joints3d_cam"].astype(np.float64)
+    uv, _ = cv2.projectPoints(J.reshape(-1, 3), np.zeros(3), np.zeros(3), gt["K"], gt["dist"])
+    uv = uv.reshape(J.shape[0], 17, 2)
+    return np.concatenate([uv, np.ones(uv.shape[:-1] + (1,))], -1).astype(np.float32)
+
+
+def yolo_tracks(video: Path, runtime: str, console) -> tuple[Tracks, list[int]]:
+    """pose3d's detection and person choice on the clip, cached in the tool's cache folder."""
+    info = probe(video)
+    cache = cache_dir() / "bench" / f"h36m_s9_tracks_{runtime}.npz"
+    people = PeopleOptions(detector_runtime=runtime)
+    if cache.is_file():
+        d = np.load(cache)
+        tracks = Tracks(int(d["T"]))
+        tracks.ids, tracks.kpts, tracks.boxes = list(d["ids"]), list(d["kpts"]), list(d["boxes"])
+        tracks.swaps_fixed = list(d["swaps"])
+        return tracks, list(d["sel"])
+    with Stages(console) as stages:
+        tracks, sel = find_people(info, people, stages)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, T=tracks.num_frames, ids=np.array(tracks.ids), kpts=np.stack(tracks.kpts),
+             boxes=np.stack(tracks.boxes), swaps=np.array(tracks.swaps_fixed or [0] * len(tracks.ids)),
+             sel=np.array(sel))
+    return tracks, sel
+
+
+def lift(model, tracks: Tracks, sel: list[int], info) -> np.ndarray:
+    """pose3d's lifting, smoothing and placement of the chosen person -> joints3d [T, 17, 3] metres."""
+    motion = lift_people(model, tracks, sel[:1], info, Pose3dOptions(video=info.path))
+    return motion.joints3d[0].astype(np.float64)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--checkpoint", nargs="+", help="lifter file(s); default: pose3d's default lifter")
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
+    ap.add_argument("--detector-runtime", default="auto")
+    ap.add_argument("--humaneva", action="store_true", help="also HumanEva Validate with ground-truth 2D")
+    ap.add_argument("--json", help="write the numbers here too")
+    args = ap.parse_args()
+    folder = Path(args.shared) / CLIP
+    if not folder.is_dir():
+        sys.exit(f"error: {folder} not found: pass --shared with the shared data folder")
+    console = Console(stderr=True)
+    if args.checkpoint:
+        models = [load_model(c, task="pose3d") for c in args.checkpoint]
+        model = models[0] if len(models) == 1 else LifterEnsemble(models)
+    else:
+        model = load_pose3d(None, None, "cpu")
+    gt = dict(np.load(folder / "gt_cam_55011271.npz"))
+    info = probe(folder / "cam_55011271.mp4")
+    rows = {}
+    tracks, sel = yolo_tracks(info.path, args.detector_runtime, console)
+    rows["YOLO 2D (pose3d defaults)"] = score(lift(model, tracks, sel, info), gt["joints3d_cam"])
+    gt_tr = Tracks(info.frames)
+    gt_tr.ids, gt_tr.kpts, gt_tr.boxes, gt_tr.layout = [1], [gt_keypoints(gt)], [np.zeros((info.frames, 4))], "h36m"
+    rows["GT 2D (--keypoints)"] = score(lift(model, gt_tr, [0], info), gt["joints3d_cam"])
+    print(f"lifter: {model.source}")
+    print("| input | P-MPJPE | N-MPJPE | rot. (deg) | about vertical | accel. pred | accel. GT | |a_pred - a_gt| "
+          "| frames |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['p_mpjpe']:.1f} | {r['n_mpjpe']:.1f} | {r['rot_deg']:.1f} | {r['yaw_deg']:.1f} | "
+              f"{r['accel_pred']:.1f} | {r['accel_gt']:.1f} | {r['accel_err']:.1f} | {r['frames']} |")
+    print()
+    print("| input | " + " | ".join(GROUPS) + " |")
+    print("|---|" + "---|" * len(GROUPS))
+    for name, r in rows.items():
+        print(f"| {name} | " + " | ".join(f"{r['groups'][g]:.1f}" for g in GROUPS) + " |")
+    if args.humaneva:
+        he = Path(args.shared) / "data/eval/humaneva/data_3d_humaneva15.npz"
+        res = evaluate_videopose3d(model, he, he.with_name("data_2d_humaneva15_gt.npz"), subjects=["Validate/"],
+                                   actions=["Walking", "Jog", "Box"])
+        rows["HumanEva Validate (GT 2D)"] = res["overall"]
+        print(f"\nHumanEva Validate, GT 2D: P-MPJPE {res['overall']['p_mpjpe']:.1f} mm, "
+              f"MPJPE {res['overall']['mpjpe']:.1f} mm ({res['overall']['frames']} frames)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"lifter": str(model.source), **rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
