@@ -7,7 +7,8 @@ ratio and offset so the network also sees people that fill only part of the box.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatch
 
 import numpy as np
 
@@ -52,6 +53,9 @@ class AugmentConfig:
     studio_cameras: str = ""          # a Human3.6M cameras.pkl: real capture cameras (training subjects only)
     studio_camera_p: float = 0.0      # share of motion samples seen through one of them, placed in the studio
     studio_radius_m: float = 1.5      # ...with the clip's mean pelvis uniformly within this of its centre
+    # How often clips are drawn, beyond their length: {glob on the clip name: factor}, first match wins
+    # (e.g. {"S[0-9]*_*": 3.0} draws Human3.6M's takes 3x as often as their length says).
+    clip_weights: dict = field(default_factory=dict)
 
 
 def _resample(j: np.ndarray, src_fps: float, dst_fps: float, T: int, rng: np.random.Generator) -> np.ndarray:
@@ -282,7 +286,8 @@ class Sampler:
         self.paired = paired or []
         # Clips that come with their capture cameras are drawn more often than their length says: their real
         # viewpoints and 2D are what evaluation and everyday video look like.
-        w = [aug.camera_clip_weight if m.meta.get("cameras") else 1.0 for m in motions]
+        w = [(aug.camera_clip_weight if m.meta.get("cameras") else 1.0)
+             * next((f for pat, f in aug.clip_weights.items() if fnmatch(m.name, pat)), 1.0) for m in motions]
         secs = np.array([m.joints.shape[0] / m.fps * wi for m, wi in zip(motions, w)], float)
         self.p = secs / secs.sum() if len(secs) else None
 

@@ -141,3 +141,81 @@ def test_detector_errors_reach_only_their_share_of_clips():
     assert swapped_share(1.0) == 1.0
     assert swapped_share(0.0) == 0.0
     assert 0.35 < swapped_share(0.5) < 0.65
+
+
+def test_masked_targets_leave_joints_out_of_every_loss_term():
+    """A NaN target (a joint the clip does not define the Human3.6M way) counts as if the joint were absent,
+    and sends no gradient to the prediction."""
+    g = torch.Generator().manual_seed(0)
+    pred, gt = torch.randn(2, 5, 17, 3, generator=g), torch.randn(2, 5, 17, 3, generator=g)
+    masked = gt.clone()
+    masked[:, :, 9] = float("nan")
+    keep = [j for j in range(17) if j != 9]
+    a, b = loss_terms(pred, masked), loss_terms(pred[:, :, keep], gt[:, :, keep])
+    for k in ("mpjpe", "mse", "n_mpjpe", "velocity"):
+        assert abs(float(a[k]) - float(b[k])) < 1e-5, k
+    pred.requires_grad_(True)
+    sum(loss_terms(pred, masked).values()).backward()
+    assert torch.isfinite(pred.grad).all() and float(pred.grad[:, :, 9].abs().max()) == 0.0
+
+
+def _standing(T=4):
+    """A Human3.6M-skeleton body standing at the origin, facing +z (Y up): [T, 17, 3] metres."""
+    j = np.array([[0, .93, 0], [-.13, .94, 0], [-.10, .50, -.03], [-.08, .05, -.09], [.13, .92, 0],
+                  [.10, .48, -.02], [.08, .03, -.09], [-.01, 1.16, -.03], [0, 1.42, -.03], [-.03, 1.52, .02],
+                  [-.03, 1.60, -.06], [.13, 1.34, -.02], [.19, 1.07, -.03], [.23, .83, .01], [-.13, 1.35, -.05],
+                  [-.20, 1.08, -.08], [-.23, .83, -.03]], float)
+    return np.repeat(j[None], T, 0)
+
+
+def test_detector_view_moves_the_joints_where_coco_keypoints_lie():
+    """Hips nearer the midline, lower and forward; shoulders up; mid-shoulders below the neck base; eyes below
+    Human3.6M's head top and in front of the neck; knees, elbows, wrists untouched; Bandai-style clips keep
+    their face points."""
+    from motionbert_cli.synth import detector_view
+    j = _standing()
+    d = detector_view(j, "h36m")
+    assert d[0, 4, 0] < j[0, 4, 0] and d[0, 1, 0] > j[0, 1, 0]            # hips inwards (left is +x)
+    assert (d[0, [1, 4], 1] < j[0, [1, 4], 1]).all() and (d[0, [1, 4], 2] > 0.01).all()
+    assert (d[0, [11, 14], 1] > j[0, [11, 14], 1]).all()
+    assert d[0, 8, 1] < j[0, 8, 1] - 0.04                                   # thorax = mid-shoulders
+    assert j[0, 8, 1] + 0.1 < d[0, 10, 1] < j[0, 10, 1] and d[0, 10, 2] > j[0, 8, 2]
+    np.testing.assert_allclose(d[:, [2, 5, 12, 13, 15, 16]], j[:, [2, 5, 12, 13, 15, 16]])
+    np.testing.assert_allclose(d[:, 0], (d[:, 1] + d[:, 4]) / 2)
+    b = to_detector_joints(j)
+    np.testing.assert_allclose(detector_view(b, "detector")[:, 9:11], b[:, 9:11])
+
+
+def test_h36m_targets_pairs_keep_mocap_joints_and_mask_what_a_clip_lacks():
+    """With h36m_targets the 2D is the detector's view while the target stays the mocap body: the target's
+    knee and the 2D knee agree (no offset there), the hips do not; a detector-defined clip's thorax, nose and
+    head targets are NaN."""
+    from motionbert_cli.synth import AugmentConfig, make_pair
+    rng = np.random.default_rng(0)
+    aug = AugmentConfig(h36m_targets=True, noise_px=0.0, outlier_p=0.0, mask_joint_p=0.0, mask_frame_p=0.0,
+                        bone_scale=0.0, flip_p=0.0)
+    x, y = make_pair(_standing(8), rng, aug, definitions="h36m")
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(x[:, 2, :2], y[:, 2, :2], atol=1e-5)
+    assert np.abs(x[:, 1, :2] - y[:, 1, :2]).max() > 1e-3
+    _, yd = make_pair(to_detector_joints(_standing(8)), rng, aug, definitions="detector")
+    assert np.isnan(yd[:, [7, 8, 9, 10]]).all() and np.isfinite(np.delete(yd, [7, 8, 9, 10], 1)).all()
+
+
+def test_studio_cameras_see_the_placed_clip_from_their_height():
+    """Human3.6M's training-subject cameras read in our Y-up world: a body placed in the studio projects into
+    the 1000x1000 frame, upright, seen from above the pelvis."""
+    from conftest import SHARED, need
+    from motionbert_cli.mocap import load_h36m_cameras
+    from motionbert_cli.synth import place_in_studio, project
+    cams = load_h36m_cameras(need(SHARED / "data/eval/h36m_sample/cameras.pkl"))
+    assert len(cams) == 20 and all(1.4 < c.centre[1] < 1.7 for c in cams)
+    rng = np.random.default_rng(0)
+    for cam in cams:
+        j = place_in_studio(_standing(), rng, 1.5)
+        uv, _ = project(j, rng, AugmentConfig(), camera=cam)
+        assert (uv > 0).all() and (uv < 1000).all()
+        assert (uv[:, 10, 1] < uv[:, 0, 1]).all() and (uv[:, 0, 1] < uv[:, 3, 1]).all()
+        assert cam.R[1, 2] < 0  # the optical axis points down
+    cfg = TrainConfig.from_file(CONFIGS / "stage13_h36m.json")
+    assert cfg.augment.h36m_targets and cfg.augment.studio_camera_p > 0 and cfg.grow == {"depth": 6}
