@@ -114,7 +114,7 @@ def _running_median(y: np.ndarray, frames: int) -> np.ndarray:
         return np.nanmedian(win, axis=-1)
 
 
-def unproject(pix3d: np.ndarray, focal: float, centre: tuple[float, float]) -> np.ndarray:
+def unproject(pix3d: np.ndarray, focal: float, centre: tuple[float, float], perspective: bool = True) -> np.ndarray:
     """The lifter's pixel 3D with the perspective undone. [..., 17, 3] -> [..., 17, 3] in the camera's axes.
 
     A joint at depth dz (pixels, relative to the pelvis) behind the pelvis lies at Z = Zp (1 + dz / f), and its
@@ -123,21 +123,27 @@ def unproject(pix3d: np.ndarray, focal: float, centre: tuple[float, float]) -> n
     to that one scale, whatever the pelvis' depth. Treating the pixels as a flat copy of the body instead
     (weak perspective) bends limbs that reach towards or away from the camera: 34.2 vs 31.3 mm P-MPJPE on
     HumanEva with the shipped lifter (models/README.md).
+    perspective=False keeps the network's own (weakly perspective) shape, x, y as seen and depth as lifted:
+    for keypoints whose camera is unknown, where a guessed focal length and principal point bend the body
+    more than the perspective they would undo (`pose3d --keypoints` without --size).
     """
     dz = pix3d[..., 2:3] - pix3d[..., :1, 2:3]
+    if not perspective:
+        return np.concatenate([pix3d[..., :1] - centre[0], pix3d[..., 1:2] - centre[1], focal + dz], -1)
     s = 1.0 + dz / focal
     return np.concatenate([(pix3d[..., :1] - centre[0]) * s, (pix3d[..., 1:2] - centre[1]) * s, focal * s], -1)
 
 
 def root_trajectory(pix3d: np.ndarray, focal: float, centre: tuple[float, float],
-                    limb_metres: np.ndarray | None = None, smooth_frames: int = 1) -> np.ndarray:
+                    limb_metres: np.ndarray | None = None, smooth_frames: int = 1,
+                    perspective: bool = True) -> np.ndarray:
     """Pelvis position in the camera frame (metres; x right, y down, z forward) per frame. [T, 17, 3] -> [T, 3].
 
     pix3d: the lifter's output in pixels (joint 0 = pelvis); focal in pixels; centre = principal point.
     smooth_frames: the depth (log metres per pixel) is fitted by a line over this many frames around each
     frame (smoothing_frames(fps) is what the commands use).
     """
-    return _root(pix3d, unproject(pix3d, focal, centre), focal, centre, limb_metres, smooth_frames)
+    return _root(pix3d, unproject(pix3d, focal, centre, perspective), focal, centre, limb_metres, smooth_frames)
 
 
 def _root(pix3d, body, focal, centre, limb_metres, smooth_frames) -> np.ndarray:
@@ -148,22 +154,23 @@ def _root(pix3d, body, focal, centre, limb_metres, smooth_frames) -> np.ndarray:
 
 
 def camera_joints(pix3d: np.ndarray, focal: float, centre: tuple[float, float],
-                  limb_metres: np.ndarray | None = None, smooth_frames: int = 1) -> np.ndarray:
+                  limb_metres: np.ndarray | None = None, smooth_frames: int = 1, perspective: bool = True) -> np.ndarray:
     """All joints in the camera frame (metres): the pelvis from root_trajectory, the body around it
-    (unprojected) scaled by the same metres per pixel. [T, 17, 3] -> [T, 17, 3]."""
-    u = unproject(pix3d, focal, centre)
+    (unprojected, or as lifted with perspective=False) scaled by the same metres per pixel. [T, 17, 3] -> [T, 17, 3]."""
+    u = unproject(pix3d, focal, centre, perspective)
     root = _root(pix3d, u, focal, centre, limb_metres, smooth_frames)
     k = root[:, 2:3, None] / focal
     return root[:, None] + (u - u[:, :1]) * k
 
 
 def place_in_metres(pix3d: np.ndarray, focal: float, centre: tuple[float, float], limb_metres: np.ndarray,
-                    fps: float) -> tuple[np.ndarray, np.ndarray, float]:
+                    fps: float, perspective: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
     """One person's lifter output [T, 17, 3] (pixels, NaN where unseen) -> (joints3d_camera: the unprojected
     body in the camera frame, metres; joints3d: the same with its origin at the median pelvis; the median
     metres per pixel at the person). Each frame has its own metres per pixel (fitted over 1 s), so a person
-    walking towards the camera keeps their size instead of growing with their image."""
-    cam = camera_joints(pix3d, focal, centre, limb_metres, smooth_frames=smoothing_frames(fps))
+    walking towards the camera keeps their size instead of growing with their image. perspective=False: the
+    body keeps the lifter's shape (see unproject)."""
+    cam = camera_joints(pix3d, focal, centre, limb_metres, smooth_frames=smoothing_frames(fps), perspective=perspective)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a person never placed: all NaN, returned as such
         joints = cam - np.nanmedian(cam[:, 0], axis=0)

@@ -164,8 +164,8 @@ def pose3d(
     beta: float = typer.Option(5.0, "--beta", min=0.0, help="One-euro: cutoff rise per body height per second."),
     start: Start = None,
     end: End = None,
-    fps: Optional[float] = typer.Option(None, "--fps", min=1.0, help="Frame rate of --keypoints given without a video (default: 30)."),
-    size: Optional[str] = typer.Option(None, "--size", help="Image size WxH of --keypoints given without a video (default: the keypoints' extent)."),
+    fps: Optional[float] = typer.Option(None, "--fps", min=1.0, help="Frame rate of --keypoints without a video (default: the file's, else 30)."),
+    size: Optional[str] = typer.Option(None, "--size", help="Image size WxH of --keypoints without a video (default: the file's)."),
 ):
     """Lift the people in each VIDEO to 3D: motion.npz/.json, CSV, TRC, BVH and angles per person, overlay
     and 3D videos. Several videos share one loaded lifter; one that fails does not stop the others. With

@@ -142,6 +142,8 @@ def write_pose3d(outdir: OutputDir, m: Motion3D) -> dict[int, dict[str, np.ndarr
             floors.append(write_bvh(outdir.path(f"person_{tid}.bvh"), m.joints3d_camera[p], m.fps).floor)
         extra.update(joints3d_camera=m.joints3d_camera, focal_length=np.float32(m.focal_length),
                      bvh_floor_m=np.asarray(floors, np.float32))
+        if m.principal_point is not None:
+            extra.update(principal_point=np.asarray(m.principal_point, np.float32), camera=m.camera or "")
     write_motion(outdir, joints3d=m.joints3d, keypoints2d=m.keypoints2d, track_ids=m.track_ids, fps=m.fps,
                  frame_size=m.frame_size, units=m.units, extra=extra, first_frame=m.first_frame)
     all_angles = {}

@@ -16,7 +16,8 @@ from .tracks import Tracks
 def read_keypoints_file(path: str | os.PathLike, num_frames: int | None = None, layout: str = "auto") -> Tracks:
     """AlphaPose JSON (Halpe-26 or COCO-17, with 'idx' track ids), COCO-style keypoint JSON
     (annotations with image_id / track_id), or .npy/.npz [T, 17|26, 3] (or [P, T, J, 3]) pixels, including
-    our own motion.npz (its `keypoints2d`, H36M order, with its track ids).
+    our own motion.npz (its `keypoints2d`, H36M order, with its track ids, and its fps, frame size and focal
+    length in `Tracks.meta`, which `pose3d --keypoints` honours).
 
     layout: 'coco', 'halpe' or 'h36m' order, or 'auto': what the file says (JSON formats fix their order;
     an npz's `joint_names`), else 26 joints are Halpe and 17 are told apart by `keypoints.guess_layout`.
@@ -28,7 +29,7 @@ def read_keypoints_file(path: str | os.PathLike, num_frames: int | None = None, 
         raise UserError(f"keypoint order must be auto, {', '.join(LAYOUTS)}; got {layout!r}")
     suffix = p.suffix.lower()
     if suffix in (".npy", ".npz"):
-        names, ids = None, None
+        names, ids, meta = None, None, {}
         try:
             if suffix == ".npy":
                 arr = np.load(p, allow_pickle=False)
@@ -40,6 +41,7 @@ def read_keypoints_file(path: str | os.PathLike, num_frames: int | None = None, 
                     arr = d[key]
                     names = d["joint_names"] if "joint_names" in d.files else None
                     ids = [int(i) for i in d["track_ids"]] if "track_ids" in d.files else None
+                    meta = _npz_meta(d)
         except (ValueError, OSError) as e:
             raise UserError(f"cannot read {p}: {e}") from None
         arr = np.asarray(arr, np.float32)
@@ -54,7 +56,9 @@ def read_keypoints_file(path: str | os.PathLike, num_frames: int | None = None, 
             ids = None
         if layout == "auto":
             layout = _layout_of(p, arr, names)
-        return _tracks_from_array(arr, ids, layout)
+        tracks = _tracks_from_array(arr, ids, layout)
+        tracks.meta = meta
+        return tracks
     if suffix != ".json":
         raise UserError(f"{p}: unsupported keypoint file type '{suffix}'; use AlphaPose/COCO .json or .npy/.npz")
     try:
@@ -99,6 +103,24 @@ def keypoint_extent(tracks: Tracks, source: str | os.PathLike = "the keypoint fi
         raise UserError(f"{source} holds no confident keypoints to lift")
     w, h = (int(np.ceil(v)) + 1 for v in seen.max(0))
     return w, h
+
+
+def _npz_meta(d) -> dict:
+    """fps, frame_size (w, h) and focal_length from an npz that carries them (our motion.npz does), when they
+    are sensible numbers."""
+    meta = {}
+    try:
+        if "fps" in d.files and 0 < float(d["fps"]) < 1000:
+            meta["fps"] = float(d["fps"])
+        if "frame_size" in d.files:
+            w, h = (int(v) for v in np.asarray(d["frame_size"]).reshape(-1)[:2])
+            if w > 0 and h > 0:
+                meta["frame_size"] = (w, h)
+        if "focal_length" in d.files and np.isfinite(float(d["focal_length"])) and float(d["focal_length"]) > 0:
+            meta["focal_length"] = float(d["focal_length"])
+    except (TypeError, ValueError):
+        pass
+    return meta
 
 
 def _layout_of(path: Path, arr: np.ndarray, names) -> str:

@@ -148,7 +148,8 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
     joints, pix, cam = (np.full((P, T, 17, 3), np.nan, np.float32) for _ in range(3))
     kp2d, kp2d_drawn = np.zeros((P, T, 17, 3), np.float32), np.zeros((P, T, 17, 3), np.float32)
     scales = np.ones(P, np.float32)
-    focal, centre = default_intrinsics(info.size, opts.focal)
+    focal, centre = default_intrinsics(info.size, opts.focal or info.focal)
+    centres = np.tile(np.asarray(centre, np.float32), (P, 1))
     limbs = limbs_for_height(opts.height)
     batch = max(1, 1024 // model.cfg.maxlen)
     for p, i in enumerate(sel):
@@ -171,14 +172,39 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
         if opts.pixel:
             joints[p, s:e] = y
         else:
-            joints[p, s:e], cam[p, s:e], scales[p] = place_in_metres(y, focal, centre, limbs, info.fps)
+            if not info.size_known:  # no frame, so no principal point: centred on the person, shape as lifted
+                centres[p] = person_centre(h36)
+            joints[p, s:e], cam[p, s:e], scales[p] = place_in_metres(y, focal, tuple(centres[p]), limbs, info.fps,
+                                                                     perspective=info.size_known)
     swaps = [tracks.swaps_fixed[i] if tracks.swaps_fixed else 0 for i in sel]
     return Motion3D(track_ids=[tracks.ids[i] for i in sel], fps=info.fps, frame_size=info.size, keypoints2d=kp2d,
                     joints3d=joints, joints3d_pixels=pix, metric_scale=scales,
                     lr_swaps_fixed=np.asarray(swaps, np.int64), checkpoint=str(model.source), pixel=opts.pixel,
                     smoothing=opts.smooth, keypoints2d_drawn=kp2d_drawn,
                     joints3d_camera=None if opts.pixel else cam, focal_length=None if opts.pixel else float(focal),
-                    first_frame=info.start)
+                    first_frame=info.start, principal_point=None if opts.pixel else centres,
+                    camera=None if opts.pixel else camera_note(info, opts.focal))
+
+
+def person_centre(h36: np.ndarray) -> np.ndarray:
+    """The middle of a person's 2D over the clip (median of per-frame box centres, confident joints): where the
+    optical axis is put when the frame is unknown. [T, 17, 3] -> [2]."""
+    seen = h36[..., 2] > 0
+    xy = np.where(seen[..., None], h36[..., :2], np.nan)
+    ok = seen.any(-1)
+    mid = (np.nanmax(xy[ok], 1) + np.nanmin(xy[ok], 1)) / 2
+    return np.median(mid, 0).astype(np.float32)
+
+
+def camera_note(info: VideoInfo, focal: float | None) -> str:
+    """How the camera was modelled, for the files: where the principal point and focal length came from."""
+    f = "given (--focal)" if focal else ("from the keypoint file" if info.focal else "assumed: the longer frame side")
+    if not info.size_known:
+        return ("no frame size known (give --size WxH): not unprojected, the body keeps the lifter's shape, "
+                "each person centred on the optical axis; focal length " + f + " of the keypoints' extent, "
+                "for the distance only")
+    where = "the frame's centre" + (" (frame size from the keypoint file)" if info.path is None else "")
+    return f"unprojected through a pinhole camera: principal point {where}; focal length {f}"
 
 
 def smooth_person(y: np.ndarray, h36: np.ndarray, fps: float, opts: Pose3dOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -241,12 +267,17 @@ def run_pose3d(opts: Pose3dOptions, console, model=None) -> Path:
 
 
 def keypoints_only_info(opts: Pose3dOptions) -> tuple[VideoInfo, Tracks]:
-    """(VideoInfo, the file's tracks) for a keypoint file lifted without its video: --fps (default 30), --size
-    or the extent of the keypoints (the smallest frame that holds them); path None, so no video is read or
+    """(VideoInfo, the file's tracks) for a keypoint file lifted without its video: --fps, else the file's own
+    (our motion.npz carries it), else 30; --size or the file's frame size, else the extent of the keypoints
+    (the smallest frame that holds them: then the principal point is unknown and each person is unprojected
+    about their own centre); the file's focal length unless --focal. Path None, so no video is read or
     written. The tracks are returned so the file is read once."""
     kp_file = opts.people.keypoints
     if kp_file is None:
         raise UserError("give a video, or --keypoints FILE to lift keypoints without one")
     tracks = read_keypoints_file(kp_file, layout=opts.people.keypoint_order)
-    w, h = opts.frame_size or keypoint_extent(tracks, kp_file)
-    return VideoInfo(None, float(opts.fps or 30.0), int(w), int(h), tracks.num_frames), tracks
+    size = opts.frame_size or tracks.meta.get("frame_size")
+    w, h = size or keypoint_extent(tracks, kp_file)
+    fps = float(opts.fps or tracks.meta.get("fps") or 30.0)
+    return VideoInfo(None, fps, int(w), int(h), tracks.num_frames, size_known=size is not None,
+                     focal=tracks.meta.get("focal_length")), tracks

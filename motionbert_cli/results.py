@@ -40,6 +40,8 @@ class Motion3D:
     joints3d_camera: np.ndarray | None = None
     focal_length: float | None = None
     first_frame: int = 0                # --start: array index t is the video's frame first_frame + t
+    principal_point: np.ndarray | None = None  # [P, 2] pixels, the unprojection's (None with pixel=True)
+    camera: str | None = None           # how the camera was modelled (pipeline.camera_note)
 
     @property
     def units(self) -> str:

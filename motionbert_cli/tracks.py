@@ -29,6 +29,8 @@ class Tracks:
     boxes: list[np.ndarray] = field(default_factory=list)
     layout: str = "coco"  # or "halpe" (26 joints) / "h36m" (e.g. our own motion.npz read back)
     swaps_fixed: list[int] = field(default_factory=list)  # per track: left/right swaps undone (fix_swaps)
+    # what a keypoint file says about its video: fps, frame_size (w, h), focal_length (our motion.npz)
+    meta: dict = field(default_factory=dict)
 
     def present(self, i: int) -> np.ndarray:
         return self.kpts[i][..., 2].max(-1) > 0

@@ -24,6 +24,10 @@ class VideoInfo:
     height: int
     frames: int  # from the container; may be approximate, the reader stops at the real end
     start: int = 0  # first frame used (--start): frame t of the results is the video's frame start + t
+    # Keypoints without their video: whether the frame size (hence the principal point) is known (--size or
+    # the file's own), and the file's focal length when it has one.
+    size_known: bool = True
+    focal: float | None = None
 
     @property
     def size(self) -> tuple[int, int]:

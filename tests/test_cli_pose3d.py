@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES, VIDEOS, need, run_cli
+from motionbert_cli.evaluate import p_mpjpe
 from motionbert_cli.mocap import read_bvh_positions
 
 pytestmark = pytest.mark.slow
@@ -122,6 +123,14 @@ def test_keypoint_file_reproduces_detection_path(single, ckpt, tmp_path):
     for k in ("joints3d", "joints3d_camera"):
         np.testing.assert_allclose(d1[k], d[k], atol=1e-4)
     assert not list(out1.glob("*.mp4"))
+    # ... and with neither: the file's own frame rate, size and focal length are honoured (issue 28)
+    out1b = tmp_path / "out1b"
+    ok(run_cli("pose3d", "--keypoints", single / "motion.npz", "-c", ckpt, "--heads", "4", "-o", out1b))
+    d1b = np.load(out1b / "motion.npz")
+    assert float(d1b["fps"]) == float(d["fps"]) and tuple(d1b["frame_size"]) == tuple(d["frame_size"])
+    for k in ("joints3d", "joints3d_camera"):
+        np.testing.assert_allclose(d1b[k], d[k], atol=1e-4)
+    assert "frame's centre" in str(d1b["camera"])
     # a COCO-17 .npy rebuilt from them (eyes both at the head point; ears unseen): same 2D and 3D
     coco = np.zeros((100, 17, 3), np.float32)
     h = d["keypoints2d"][0]
@@ -143,6 +152,22 @@ def test_keypoint_file_reproduces_detection_path(single, ckpt, tmp_path):
     d3 = np.load(out3 / "motion.npz")
     for k in ("joints3d", "joints3d_camera"):
         np.testing.assert_allclose(d3[k], d2[k] * 1.5 / 1.8, rtol=1e-4, atol=1e-5)
+    # the .npy alone says nothing of its frame: with no principal point or focal length to trust, the metric
+    # body keeps the lifter's own shape (a frame guessed from the keypoints' extent bent it by 33 mm P-MPJPE
+    # here), centred on the person, and the files say so (issue 22)
+    out4 = tmp_path / "out_nosize"
+    ok(run_cli("pose3d", "--keypoints", tmp_path / "kp.npy", "-c", ckpt, "--heads", "4", "--fps", "60",
+               "-o", out4))
+    d4 = np.load(out4 / "motion.npz")
+    assert "not unprojected" in str(d4["camera"]) and d4["principal_point"].shape == (1, 2)
+    c = d4["principal_point"][0]
+    seen = d2["keypoints2d"][0][..., 2] > 0
+    assert (d2["keypoints2d"][0][..., 0][seen].min() < c[0] < d2["keypoints2d"][0][..., 0][seen].max())
+    a, pix = d4["joints3d"][0], d4["joints3d_pixels"][0]
+    ok_ = np.isfinite(a).all((-1, -2))
+    a, pix = (a - a[:, :1])[ok_] * 1000, (pix - pix[:, :1])[ok_]
+    pix *= np.linalg.norm(a, axis=-1).mean() / np.linalg.norm(pix, axis=-1).mean()
+    assert p_mpjpe(pix, a).mean() < 0.5
 
 
 def test_two_people_all_tracks(ckpt, tmp_path):
