@@ -6,7 +6,7 @@
 2. HumanEva-I (real people, real cameras, its 2D ground truth; Train and Validate subjects, 3 cameras):
    the label given to each Walking, Jog, Box, Gestures and ThrowCatch trial.
 
-    python benchmarks/bench_action.py --checkpoint models/motionbert_cpu_action.bin \\
+    python benchmarks/bench_action.py --checkpoint motionbert_cli/weights/motionbert_cpu_action.bin \\
         --val ~/.cache/motionbert/bandai_action/val [--shared ../shared]
 """
 from __future__ import annotations

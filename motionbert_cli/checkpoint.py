@@ -22,7 +22,8 @@ from .model import DSTformer, DSTformerConfig
 from .smpl import SMPL_HELP, SMPLLayer, load_smpl_files
 
 # models/ beside the package (editable installs and source checkouts).
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+# The shipped weights are package data, so a plain `pip install .` or wheel carries them (model cards: models/).
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_POSE3D = "motionbert_cpu_pose3d.bin"
 # pose3d's default lifter averages DEFAULT_POSE3D (27-frame window) with this 81-frame one (models/README.md)
 DEFAULT_POSE3D_W81 = "motionbert_cpu_pose3d_w81.bin"
@@ -32,10 +33,10 @@ OFFICIAL_HELP = ("official MotionBERT weights: https://github.com/Walter0807/Mot
 
 
 def default_checkpoint(task: str = "pose3d", name: str | None = None) -> Path:
-    """The model shipped with the package for `task` ('pose3d' or 'action'; models/ in the source tree), or
-    the shipped file `name`."""
+    """The model shipped with the package for `task` ('pose3d' or 'action'; motionbert_cli/weights/, model
+    cards in models/), or the shipped file `name`."""
     name = name or (DEFAULT_ACTION if task == "action" else DEFAULT_POSE3D)
-    p = MODELS_DIR / name
+    p = WEIGHTS_DIR / name
     if p.is_file():
         return p
     raise CheckpointError(f"no --checkpoint given and the default model {name} is not installed; "

@@ -125,7 +125,7 @@ def prepare_person(kpts: np.ndarray, frame_size: tuple[int, int], pixel: bool, l
 
 def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
     """The lifter `checkpoint`, or with None the shipped pair (27- and 81-frame windows, averaged: a
-    LifterEnsemble; pass -c models/motionbert_cpu_pose3d.bin for the 27-frame one alone, half the work)."""
+    LifterEnsemble; pass -c motionbert_cli/weights/motionbert_cpu_pose3d.bin for the 27-frame one alone, half the work)."""
     ckpts = [checkpoint] if checkpoint else [default_checkpoint(), default_checkpoint(name=DEFAULT_POSE3D_W81)]
     models = []
     for ckpt in ckpts:
