@@ -15,7 +15,10 @@ Columns:
              camera's vertical axis (which side of the body is nearer)
   accel.     mean |second difference| of the root-relative joints (mm/frame^2): prediction (scaled to the
              truth by one factor for the clip), the truth's own, and the mean |a_pred - a_gt|
-  joints     P-MPJPE per joint group (worst first in the per-joint table)
+  joints     P-MPJPE per joint group
+  angles     `angles.joint_angles` of pose3d's `joints3d` (what person_<id>_angles.csv holds, with the camera's
+             up as pose3d assumes it) against the same angles of the mocap with the true vertical (from the
+             camera's calibration): mean |error|, mean error (bias), and the 5-95% range of each
 
     python benchmarks/bench_h36m.py [--checkpoint FILE [FILE ...]] [--shared ../shared] [--humaneva]
                                     [--detector-runtime auto|openvino|pytorch] [--json out.json]
@@ -37,6 +40,7 @@ from rich.console import Console
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from motionbert_cli.angles import ANGLES, joint_angles  # noqa: E402
 from motionbert_cli.detect import cache_dir  # noqa: E402
 from motionbert_cli.evaluate import evaluate_videopose3d, n_mpjpe, procrustes_align  # noqa: E402
 from motionbert_cli.keypoints import H36M_JOINTS  # noqa: E402
@@ -93,6 +97,27 @@ def score(pred_m: np.ndarray, gt_m: np.ndarray) -> dict:
             "groups": {k: float(per_joint[v].mean()) for k, v in GROUPS.items()}}
 
 
+def true_up(shared: Path) -> np.ndarray:
+    """The world's up direction in camera 55011271's frame (S9's calibration; X_cam = R^T (X - T), Z up)."""
+    import pickle
+
+    with open(shared / "data/eval/h36m_sample/cameras.pkl", "rb") as f:
+        cams = pickle.load(f)
+    return np.asarray(cams[("S9", "55011271")]["R"], float).T @ np.array([0.0, 0.0, 1.0])
+
+
+def angle_errors(pred_m: np.ndarray, gt_m: np.ndarray, up_gt: np.ndarray) -> dict:
+    """{angle: (mean |err|, mean err, gt 5-95% range, pred 5-95% range)} in degrees."""
+    a_p, a_g = joint_angles(pred_m), joint_angles(gt_m, up=tuple(up_gt))
+    out = {}
+    for k in ANGLES:
+        ok = np.isfinite(a_p[k]) & np.isfinite(a_g[k])
+        e = a_p[k][ok] - a_g[k][ok]
+        out[k] = (float(np.abs(e).mean()), float(e.mean()), tuple(np.percentile(a_g[k][ok], [5, 95])),
+                  tuple(np.percentile(a_p[k][ok], [5, 95])))
+    return out
+
+
 def gt_keypoints(gt: dict) -> np.ndarray:
     """The mocap joints projected into the image with the camera's distortion: [T, 17, 3] pixels + conf 1."""
     J = gt["joints3d_cam"].astype(np.float64)
@@ -146,12 +171,17 @@ def main():
         model = load_pose3d(None, None, "cpu")
     gt = dict(np.load(folder / "gt_cam_55011271.npz"))
     info = probe(folder / "cam_55011271.mp4")
-    rows = {}
+    rows, angles = {}, {}
+    up = true_up(Path(args.shared))
     tracks, sel = yolo_tracks(info.path, args.detector_runtime, console)
-    rows["YOLO 2D (pose3d defaults)"] = score(lift(model, tracks, sel, info), gt["joints3d_cam"])
+    pred = lift(model, tracks, sel, info)
+    rows["YOLO 2D (pose3d defaults)"] = score(pred, gt["joints3d_cam"])
+    angles["YOLO 2D (pose3d defaults)"] = angle_errors(pred, gt["joints3d_cam"], up)
     gt_tr = Tracks(info.frames)
     gt_tr.ids, gt_tr.kpts, gt_tr.boxes, gt_tr.layout = [1], [gt_keypoints(gt)], [np.zeros((info.frames, 4))], "h36m"
-    rows["GT 2D (--keypoints)"] = score(lift(model, gt_tr, [0], info), gt["joints3d_cam"])
+    pred = lift(model, gt_tr, [0], info)
+    rows["GT 2D (--keypoints)"] = score(pred, gt["joints3d_cam"])
+    angles["GT 2D (--keypoints)"] = angle_errors(pred, gt["joints3d_cam"], up)
     print(f"lifter: {model.source}")
     print("| input | P-MPJPE | N-MPJPE | rot. (deg) | about vertical | accel. pred | accel. GT | |a_pred - a_gt| "
           "| frames |")
@@ -164,6 +194,15 @@ def main():
     print("|---|" + "---|" * len(GROUPS))
     for name, r in rows.items():
         print(f"| {name} | " + " | ".join(f"{r['groups'][g]:.1f}" for g in GROUPS) + " |")
+    print("\n| angle (degrees) | " + " | ".join(f"{n}: mean abs. err. / bias / range pred (GT)" for n in angles)
+          + " |")
+    print("|---|" + "---|" * len(angles))
+    for k in ANGLES:
+        cells = [f"{a[k][0]:.1f} / {a[k][1]:+.1f} / {a[k][3][0]:.0f}..{a[k][3][1]:.0f} "
+                 f"({a[k][2][0]:.0f}..{a[k][2][1]:.0f})" for a in angles.values()]
+        print(f"| {k} | " + " | ".join(cells) + " |")
+    for name, a in angles.items():
+        rows[name]["angles"] = {k: {"mae": v[0], "bias": v[1]} for k, v in a.items()}
     if args.humaneva:
         he = Path(args.shared) / "data/eval/humaneva/data_3d_humaneva15.npz"
         res = evaluate_videopose3d(model, he, he.with_name("data_2d_humaneva15_gt.npz"), subjects=["Validate/"],

@@ -6,9 +6,12 @@ tilts makes "vertical" tilt with it). Definitions (zero pose: standing upright, 
 
 - knee_flexion, elbow_flexion: 180 minus the angle at the joint (hip-knee-ankle, shoulder-elbow-wrist);
   0 = straight, 90 = a right angle.
-- hip_flexion: angle between the thigh (hip -> knee) and the trunk's downward axis (thorax -> pelvis),
-  positive when the knee is in front of the body (the body's forward direction is left-to-right hips crossed
-  with the trunk's upward axis), negative behind (extension).
+- hip_flexion: the thigh (hip -> knee) in the pelvis' sagittal plane, measured from the trunk's downward
+  axis (thorax -> pelvis): positive with the knee in front of the body, negative behind (extension). The
+  pelvis' axes: lateral = right hip -> left hip, up = the trunk axis made perpendicular to it, forward =
+  lateral x up. Continuous through 0 however far the leg is out to the side (the sagittal component alone:
+  a thigh swinging past the frontal plane while abducted no longer flips sign).
+- hip_abduction: the thigh's angle out of that sagittal plane, positive away from the body's midline.
 - shoulder_elevation: angle between the upper arm (shoulder -> elbow) and the trunk's downward axis, any
   direction; 0 = arm down, 90 = horizontal, 180 = overhead.
 - trunk_lean: angle between the trunk (pelvis -> thorax) and `up`; 0 = upright.
@@ -25,7 +28,7 @@ PELVIS, R_HIP, R_KNEE, R_ANKLE, L_HIP, L_KNEE, L_ANKLE, SPINE, THORAX = 0, 1, 2,
 L_SHOULDER, L_ELBOW, L_WRIST, R_SHOULDER, R_ELBOW, R_WRIST = 11, 12, 13, 14, 15, 16
 
 ANGLES = ["knee_flexion_left", "knee_flexion_right", "hip_flexion_left", "hip_flexion_right",
-          "elbow_flexion_left", "elbow_flexion_right", "shoulder_elevation_left", "shoulder_elevation_right",
+          "hip_abduction_left", "hip_abduction_right", "elbow_flexion_left", "elbow_flexion_right", "shoulder_elevation_left", "shoulder_elevation_right",
           "trunk_lean", "trunk_rotation"]
 
 
@@ -47,18 +50,21 @@ def joint_angles(joints: np.ndarray, up=(0.0, -1.0, 0.0)) -> dict[str, np.ndarra
     j = np.asarray(joints, np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         trunk_up = _unit(j[:, THORAX] - j[:, PELVIS])
-        forward = _unit(np.cross(j[:, L_HIP] - j[:, R_HIP], trunk_up))  # left x up = forward (right-handed)
+        lateral = _unit(j[:, L_HIP] - j[:, R_HIP])
+        pelvis_up = _unit(trunk_up - (trunk_up * lateral).sum(-1, keepdims=True) * lateral)
+        forward = np.cross(lateral, pelvis_up)  # left x up = forward (right-handed)
         out = {
             "knee_flexion_left": _flexion(j, L_HIP, L_KNEE, L_ANKLE),
             "knee_flexion_right": _flexion(j, R_HIP, R_KNEE, R_ANKLE),
             "elbow_flexion_left": _flexion(j, L_SHOULDER, L_ELBOW, L_WRIST),
             "elbow_flexion_right": _flexion(j, R_SHOULDER, R_ELBOW, R_WRIST),
         }
-        for side, hip, knee, sho, elb in (("left", L_HIP, L_KNEE, L_SHOULDER, L_ELBOW),
-                                          ("right", R_HIP, R_KNEE, R_SHOULDER, R_ELBOW)):
-            thigh = j[:, knee] - j[:, hip]
-            sign = np.where((thigh * forward).sum(-1) >= 0, 1.0, -1.0)
-            out[f"hip_flexion_{side}"] = sign * _between(thigh, -trunk_up)
+        for side, hip, knee, sho, elb, out_sign in (("left", L_HIP, L_KNEE, L_SHOULDER, L_ELBOW, 1.0),
+                                                    ("right", R_HIP, R_KNEE, R_SHOULDER, R_ELBOW, -1.0)):
+            thigh = _unit(j[:, knee] - j[:, hip])
+            out[f"hip_flexion_{side}"] = np.degrees(np.arctan2((thigh * forward).sum(-1),
+                                                               -(thigh * pelvis_up).sum(-1)))
+            out[f"hip_abduction_{side}"] = np.degrees(np.arcsin(np.clip(out_sign * (thigh * lateral).sum(-1), -1, 1)))
             out[f"shoulder_elevation_{side}"] = _between(j[:, elb] - j[:, sho], -trunk_up)
         out["trunk_lean"] = _between(trunk_up, np.broadcast_to(np.asarray(up, np.float64), trunk_up.shape))
 

@@ -71,3 +71,24 @@ def test_missing_joints_give_nan():
     j = np.stack([standing(), np.full((17, 3), np.nan)])
     a = joint_angles(j)
     assert all(np.isfinite(v[0]) and np.isnan(v[1]) for v in a.values())
+
+
+def test_hip_flexion_is_continuous_through_the_frontal_plane_and_abduction_apart():
+    """A thigh abducted 20 degrees swinging from 10 degrees behind to 10 degrees in front: flexion moves
+    smoothly through 0 and abduction stays 20 (the old angle took its size from flexion and abduction together
+    and its sign from front/behind, so it jumped from -22 to +22 in one frame; issue 28)."""
+    frames = []
+    for f in np.linspace(-10, 10, 21):
+        j = standing()
+        fr, ab = np.radians(f), np.radians(20)
+        d = np.array([np.sin(ab), -np.cos(ab) * np.cos(fr), np.cos(ab) * np.sin(fr)])
+        d /= np.linalg.norm(d)
+        j[5] = j[4] + 0.45 * d
+        j[6] = j[5] + [0, -0.45, 0]
+        frames.append(j)
+    a = joint_angles(np.stack(frames), up=(0, 1, 0))
+    flex, abd = a["hip_flexion_left"], a["hip_abduction_left"]
+    assert np.abs(np.diff(flex)).max() < 1.5 and flex[0] < -9 and flex[-1] > 9
+    assert flex[10] == pytest.approx(0, abs=1e-6)
+    assert np.abs(abd - abd[10]).max() < 1.0 and abd[10] == pytest.approx(20, abs=1e-6)
+    assert a["hip_abduction_right"][10] == pytest.approx(0, abs=1e-6)
