@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
@@ -22,27 +23,78 @@ from .keypoints import H36M_JOINTS
 from .results import MESH_UNITS, MeshResult, Motion3D
 
 
+# Names of the files our commands write: a folder holding only these (and no manifest: written by an earlier
+# version) is a previous run, cleaned before the new files go in.
+_OUR_FILES = ("motion.npz", "motion.json", "mesh.npz", "overlay.mp4", "skeleton3d.mp4", "mesh.mp4", "live.jsonl",
+              "person_*.csv", "person_*.trc", "person_*.bvh", "person_*_angles.png", "timing_*.json", "*.obj")
+
+
 class OutputDir:
+    """An output folder filled through a staging folder, `<out>.partial-XXXX/` beside it.
+
+    Files are written into the stage (`path(name)`) and moved into place by `commit()`, so a failed or
+    interrupted run leaves neither half-written files nor a half-finished set. `commit()` may be called more
+    than once: pose3d commits its data files before it renders the videos, so an interrupted render keeps
+    them. The files a run wrote are listed in `<out>/.motionbert_files.json`; the next run into the same
+    folder removes the previous run's files at its first commit (no stale person_2.csv beside a new
+    one-person motion.npz). A non-empty folder that is not one of our runs is refused before any work starts.
+    """
+
+    MANIFEST = ".motionbert_files.json"
+
     def __init__(self, out: str | os.PathLike):
         self.out = Path(out)
+        if self.out.exists() and not self.out.is_dir():
+            raise UserError(f"output path {self.out} exists and is not a folder. Pick another with -o")
+        self.previous = self._previous_run()
         parent = self.out.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
             self.stage = Path(tempfile.mkdtemp(prefix=self.out.name + ".partial-", dir=parent))
         except OSError as e:
             raise UserError(f"cannot write to output folder {self.out}: {e.strerror}. Pick another with -o") from None
-        if self.out.exists() and not self.out.is_dir():
-            shutil.rmtree(self.stage, ignore_errors=True)
-            raise UserError(f"output path {self.out} exists and is not a folder. Pick another with -o")
+        self.written: list[str] = []
+
+    def _previous_run(self) -> list[str]:
+        """The files of the run already in the folder (to replace), or UserError if it holds other files."""
+        if not self.out.is_dir():
+            return []
+        names = sorted(f.name for f in self.out.iterdir())
+        if self.MANIFEST in names:
+            try:
+                listed = json.loads((self.out / self.MANIFEST).read_text())["files"]
+            except (OSError, ValueError, KeyError, TypeError):
+                listed = []
+            return [n for n in listed if isinstance(n, str) and "/" not in n] + [self.MANIFEST]
+        foreign = [n for n in names if not any(fnmatch(n, pat) for pat in _OUR_FILES)]
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+            raise UserError(f"output folder {self.out} already holds files motionbert did not write ({shown}); "
+                            f"pick another with -o, or empty it")
+        return names
 
     def path(self, name: str) -> Path:
         return self.stage / name
 
-    def commit(self) -> Path:
+    def commit(self, final: bool = True) -> Path:
+        """Move what is staged into the output folder (the previous run's files go at the first commit);
+        final=False keeps the stage for more files."""
         self.out.mkdir(parents=True, exist_ok=True)
+        if self.previous is not None:
+            for name in self.previous:
+                f = self.out / name
+                if f.is_file() or f.is_symlink():
+                    f.unlink()
+            self.previous = None
         for f in sorted(self.stage.iterdir()):
             os.replace(f, self.out / f.name)
-        shutil.rmtree(self.stage, ignore_errors=True)
+            if f.name not in self.written:
+                self.written.append(f.name)
+        tmp = self.out / (self.MANIFEST + ".tmp")
+        tmp.write_text(json.dumps({"files": sorted(self.written)}, indent=1) + "\n")
+        os.replace(tmp, self.out / self.MANIFEST)
+        if final:
+            shutil.rmtree(self.stage, ignore_errors=True)
         return self.out
 
     def abort(self) -> None:

@@ -250,6 +250,7 @@ def run_pose3d(opts: Pose3dOptions, console, model=None) -> Path:
             for tid, a in angles.items():
                 plot_angles(outdir.path(f"person_{tid}_angles.png"), a, motion.fps, f"person {tid}")
         stages.timing["write"] = time.perf_counter() - t0
+        outdir.commit(final=False)  # the data files are complete: an interrupted render must not lose them
         if opts.render and info.path is not None:
             advance, finish = stages.stage("render", motion.num_frames)
             render_pose3d_videos(outdir.path("overlay.mp4"), outdir.path("skeleton3d.mp4"), info, motion, advance)

@@ -237,3 +237,36 @@ def test_tracks_cut_to_a_segment():
     assert [k.shape for k in c.kpts] == [(8, 17, 3)] * 2 and [b.shape for b in c.boxes] == [(8, 4)] * 2
     assert c.present(0).tolist() == [True] * 6 + [False] * 2 and c.span(1) == (1, 4)
     assert np.isnan(c.boxes[0][6:]).all() and (c.boxes[1][1:4] == 5).all()
+
+
+def test_rerun_into_the_same_folder_replaces_the_previous_run(tmp_path):
+    """A second run into a folder holds only its own files: the first run's person_2.* and videos go (they
+    would sit beside a one-person motion.npz); a folder with someone else's files is refused before any work,
+    and a user's own file added to a run folder is left alone (issue 28)."""
+    out = tmp_path / "run"
+    with OutputDir(out) as o:
+        for name in ("motion.npz", "person_1.csv", "person_2.csv", "person_2.bvh", "overlay.mp4"):
+            o.path(name).write_text("first")
+    with OutputDir(out) as o:
+        for name in ("motion.npz", "person_1.csv"):
+            o.path(name).write_text("second")
+    assert sorted(f.name for f in out.iterdir()) == [".motionbert_files.json", "motion.npz", "person_1.csv"]
+    assert (out / "motion.npz").read_text() == "second"
+    (out / "my_notes.txt").write_text("mine")
+    with OutputDir(out) as o:
+        o.path("motion.npz").write_text("third")
+    assert (out / "my_notes.txt").read_text() == "mine" and not (out / "person_1.csv").exists()
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "holiday.jpg").write_text("x")
+    with pytest.raises(UserError, match="did not write"):
+        OutputDir(other)
+    assert [f.name for f in other.iterdir()] == ["holiday.jpg"] and not list(tmp_path.glob("photos.partial-*"))
+    # a folder from before the manifest, holding only our files, counts as a previous run
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("motion.npz", "person_3.csv", "skeleton3d.mp4"):
+        (old / name).write_text("old")
+    with OutputDir(old) as o:
+        o.path("motion.npz").write_text("new")
+    assert sorted(f.name for f in old.iterdir()) == [".motionbert_files.json", "motion.npz"]

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, VIDEOS, need, run_cli
+from conftest import FIXTURES, ROOT, VIDEOS, need, run_cli
 from motionbert_cli.mocap import read_bvh_positions
 
 pytestmark = pytest.mark.slow
@@ -108,3 +108,23 @@ def test_pose3d_sigterm_leaves_nothing(tmp_path):
 def test_missing_source(tmp_path):
     res = run_cli("live", tmp_path / "nope.mp4", "--no-preview", "-o", tmp_path / "o")
     assert res.returncode == 2 and "live source not found" in res.stderr and "camera index" in res.stderr
+
+
+def test_pose3d_interrupted_while_rendering_keeps_the_data_files(tmp_path):
+    """Ctrl-C after the 3D files are written but before the videos are: the files stay, complete, and no
+    half-written video is left (issue 28)."""
+    out = tmp_path / "p"
+    p = subprocess.Popen([sys.executable, "-m", "motionbert_cli", "pose3d", str(need(VIDEOS / "sports2d_demo.mp4")),
+                          "-c", str(need(FIXTURES / "pose3d.bin")), "--heads", "4", "-o", str(out)], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (out / "motion.npz").exists():
+        time.sleep(0.1)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err[-2000:]
+    names = {f.name for f in out.iterdir()}
+    assert {"motion.npz", "motion.json", "person_1.bvh", "person_1.trc"} <= names, names
+    assert not names & {"overlay.mp4", "skeleton3d.mp4"} and not list(tmp_path.glob("*.partial-*"))
+    assert np.load(out / "motion.npz")["joints3d"].shape[-2:] == (17, 3)
