@@ -126,11 +126,11 @@ def gt_keypoints(gt: dict) -> np.ndarray:
     return np.concatenate([uv, np.ones(uv.shape[:-1] + (1,))], -1).astype(np.float32)
 
 
-def yolo_tracks(video: Path, runtime: str, console) -> tuple[Tracks, list[int]]:
+def yolo_tracks(video: Path, runtime: str, console, every: str = "1") -> tuple[Tracks, list[int]]:
     """pose3d's detection and person choice on the clip, cached in the tool's cache folder."""
     info = probe(video)
-    cache = cache_dir() / "bench" / f"h36m_s9_tracks_{runtime}.npz"
-    people = PeopleOptions(detector_runtime=runtime)
+    cache = cache_dir() / "bench" / f"h36m_s9_tracks_{runtime}{'' if every == '1' else '_every' + every}.npz"
+    people = PeopleOptions(detector_runtime=runtime, detect_every=every)
     if cache.is_file():
         d = np.load(cache)
         tracks = Tracks(int(d["T"]))
@@ -156,7 +156,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", nargs="+", help="lifter file(s); default: pose3d's default lifter")
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
-    ap.add_argument("--detector-runtime", default="auto")
+    ap.add_argument("--detector-runtime", default="auto", help="as pose3d's (cached per runtime)")
+    ap.add_argument("--detect-every", default="1", help="as pose3d's")
     ap.add_argument("--humaneva", action="store_true", help="also HumanEva Validate with ground-truth 2D")
     ap.add_argument("--json", help="write the numbers here too")
     args = ap.parse_args()
@@ -173,7 +174,7 @@ def main():
     info = probe(folder / "cam_55011271.mp4")
     rows, angles = {}, {}
     up = true_up(Path(args.shared))
-    tracks, sel = yolo_tracks(info.path, args.detector_runtime, console)
+    tracks, sel = yolo_tracks(info.path, args.detector_runtime, console, args.detect_every)
     pred = lift(model, tracks, sel, info)
     rows["YOLO 2D (pose3d defaults)"] = score(pred, gt["joints3d_cam"])
     angles["YOLO 2D (pose3d defaults)"] = angle_errors(pred, gt["joints3d_cam"], up)

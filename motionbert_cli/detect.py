@@ -70,7 +70,11 @@ def default_weights() -> Path:
     return p
 
 
-RUNTIMES = ("auto", "openvino", "pytorch")
+RUNTIMES = ("auto", "int8", "openvino", "pytorch")
+CALIBRATION_DIR = Path(__file__).resolve().parent / "data" / "detector_calibration"
+# The pose head (keypoint and box branches, Ultralytics module 23) stays in float in the int8 model: quantizing
+# it moved keypoints 15 px median; the backbone and neck in int8 move them ~2.5 px (issue 24).
+FLOAT_SCOPE_PREFIX = "__module.model.23"
 
 
 def letterbox_shape(height: int, width: int, imgsz: int = 640, stride: int = 32) -> tuple[int, int]:
@@ -160,12 +164,79 @@ def _force_f32(folder: Path) -> Callable:
     return callback
 
 
+def letterbox(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A BGR image scaled into (h, w) keeping its aspect and padded with grey 114, centred, as Ultralytics'
+    predictor letterboxes: -> [1, 3, h, w] float32 RGB in [0, 1], the network's input."""
+    import cv2
+
+    h, w = shape
+    r = min(h / image.shape[0], w / image.shape[1])
+    nh, nw = int(round(image.shape[0] * r)), int(round(image.shape[1] * r))
+    out = np.full((h, w, 3), 114, np.uint8)
+    top, left = int(round((h - nh) / 2 - 0.1)), int(round((w - nw) / 2 - 0.1))
+    out[top:top + nh, left:left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(out[..., ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+
+
+def calibration_inputs(shape: tuple[int, int]) -> list[np.ndarray]:
+    """The shipped calibration frames (23 JPEGs from the BSD-3 Sports2D and Pose2Sim demos: one or two people,
+    outdoors and in a lab, landscape and portrait) letterboxed to `shape`: the same set for every user."""
+    import cv2
+
+    files = sorted(CALIBRATION_DIR.glob("*.jpg"))
+    if not files:
+        raise UserError(f"the detector's calibration images are missing from {CALIBRATION_DIR}; reinstall "
+                        f"motionbert-cli or use --detector-runtime openvino")
+    return [letterbox(cv2.imread(str(f)), shape) for f in files]
+
+
+def int8_openvino_model(weights: Path, shape: tuple[int, int]) -> Path:
+    """An int8 OpenVINO model of `weights` for input `shape`, quantized with NNCF on the shipped calibration
+    frames with the pose head kept in float: made once (~20 s), then read from <cache>/detectors/...-int8_...
+    Needs the `nncf` package to make; only OpenVINO to run."""
+    h, w = shape
+    final = cache_dir() / "detectors" / f"{weights.stem}-{_file_hash(weights)[:16]}-{h}x{w}-int8_openvino_model"
+    if (final / f"{weights.stem}.xml").is_file():
+        return final
+    f32 = openvino_model(weights, shape)
+    if importlib.util.find_spec("nncf") is None:
+        raise UserError("the int8 detector is made with the nncf package, which is not installed: pip install "
+                        "nncf, or use --detector-runtime openvino")
+    import logging
+
+    import openvino as ov
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        import nncf
+
+        nncf.set_log_level(logging.ERROR)
+        core = ov.Core()
+        model = core.read_model(str(f32 / f"{weights.stem}.xml"))
+        keep = [op.get_friendly_name() for op in model.get_ops()
+                if op.get_friendly_name().startswith(FLOAT_SCOPE_PREFIX)]
+        data = calibration_inputs(shape)
+        q = nncf.quantize(model, nncf.Dataset(data), preset=nncf.QuantizationPreset.MIXED,
+                          subset_size=len(data), ignored_scope=nncf.IgnoredScope(names=keep, validate=False))
+    with tempfile.TemporaryDirectory(dir=final.parent, prefix=".int8-") as tmp:
+        ov.save_model(q, str(Path(tmp) / f"{weights.stem}.xml"))
+        shutil.copy2(f32 / "metadata.yaml", Path(tmp) / "metadata.yaml")
+        try:
+            os.rename(tmp, final)
+            os.makedirs(tmp)  # TemporaryDirectory removes its own folder on exit
+        except OSError:
+            if not (final / f"{weights.stem}.xml").is_file():
+                raise
+    return final
+
+
 class PoseDetector:
     """YOLO pose with tracking, one frame at a time (the tracker needs frames in order).
 
-    runtime: 'auto' (OpenVINO on CPU when installed, else PyTorch), 'openvino' or 'pytorch'. The OpenVINO model
-    is made for the first frame's size (the shape PyTorch would letterbox it to); notice(msg) is told which
-    runtime runs and why."""
+    runtime: 'auto' (on CPU: OpenVINO int8 when openvino and nncf are installed, else OpenVINO f32, else
+    PyTorch), 'int8', 'openvino' (f32) or 'pytorch'. The OpenVINO model is made for the first frame's size
+    (the shape PyTorch would letterbox it to); notice(msg) is told which runtime runs and why."""
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu", imgsz: int = 640,
                  conf: float = 0.25, tracker: str = "bytetrack.yaml", runtime: str = "auto",
@@ -177,10 +248,13 @@ class PoseDetector:
                             f"(files are never downloaded)")
         if runtime not in RUNTIMES:
             raise UserError(f"detector runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-        if runtime == "openvino" and device != "cpu":
-            raise UserError(f"--detector-runtime openvino runs on the CPU, not on {device}: drop one of the two")
-        if runtime == "openvino" and not openvino_available():
-            raise UserError("--detector-runtime openvino needs the openvino package: pip install openvino")
+        if runtime in ("openvino", "int8") and device != "cpu":
+            raise UserError(f"--detector-runtime {runtime} runs on the CPU, not on {device}: drop one of the two")
+        if runtime in ("openvino", "int8") and not openvino_available():
+            raise UserError(f"--detector-runtime {runtime} needs the openvino package: pip install openvino")
+        if runtime == "int8" and importlib.util.find_spec("nncf") is None:
+            raise UserError("--detector-runtime int8 needs the nncf package to make the int8 model: pip install "
+                            "nncf (or use --detector-runtime openvino)")
         import torch
         from ultralytics import YOLO
 
@@ -193,37 +267,47 @@ class PoseDetector:
             raise UserError(f"{w} is a '{self.model.task}' model, not a pose model: pass a *-pose.pt file")
         self.weights, self.imgsz = w, imgsz
         self.runtime = "pytorch" if runtime == "pytorch" or device != "cpu" else runtime  # decided on frame 1
+        self._auto = self.runtime == "auto"  # auto falls back to PyTorch when an export fails
         self._frame_shape: tuple[int, int] | None = None  # the frame size the OpenVINO model was made for
         self._pt_model = self.model
         self.notice = notice or (lambda msg: None)
         self.kw = dict(persist=True, imgsz=imgsz, conf=conf, device=device, verbose=False, tracker=tracker)
 
     def _choose_runtime(self, frame_shape: tuple[int, ...]) -> None:
-        """On the first frame (and when the frame size changes): load the OpenVINO export for this frame size,
-        or stay with PyTorch. A new model starts a new tracker (ids restart)."""
+        """On the first frame (and when the frame size changes): load the OpenVINO export (int8 or f32) for
+        this frame size, or stay with PyTorch. A new model starts a new tracker (ids restart)."""
         self._frame_shape = tuple(frame_shape[:2])
-        if self.runtime == "auto" and not openvino_available():
-            self.notice("detector: PyTorch (pip install openvino for faster detection on CPU)")
-            self.runtime = "pytorch"
+        if self.runtime == "auto":
+            if not openvino_available():
+                self.notice("detector: PyTorch (pip install openvino nncf for faster detection on CPU)")
+                self.runtime = "pytorch"
+            elif importlib.util.find_spec("nncf") is None:
+                self.notice("detector: OpenVINO f32 (pip install nncf for the faster int8 detector)")
+                self.runtime = "openvino"
+            else:
+                self.runtime = "int8"
         if self.runtime == "pytorch":
             return
         from ultralytics import YOLO
 
         shape = letterbox_shape(frame_shape[0], frame_shape[1], self.imgsz)
+        kind = "int8" if self.runtime == "int8" else "f32"
         try:
-            folder = openvino_model(self.weights, shape)
+            folder = int8_openvino_model(self.weights, shape) if kind == "int8" else openvino_model(self.weights, shape)
             model = YOLO(str(folder), task="pose")
             model.add_callback("on_predict_start", _force_f32(folder))
+        except UserError:
+            raise
         except Exception as e:  # noqa: BLE001 - a failed export must not stop the user's run when PyTorch can
-            if self.runtime == "openvino":
-                raise UserError(f"cannot export {self.weights.name} to OpenVINO: "
+            if not self._auto:
+                raise UserError(f"cannot export {self.weights.name} to OpenVINO {kind}: "
                                 f"{str(e).splitlines()[0][:200]}; use --detector-runtime pytorch") from None
             self.notice(f"detector: PyTorch (the OpenVINO export failed: {str(e).splitlines()[0][:120]})")
             self.runtime, self.model, self.kw["imgsz"] = "pytorch", self._pt_model, self.imgsz
             return
-        if self.runtime == "auto" or self.kw["imgsz"] != shape:
-            self.notice(f"detector: OpenVINO at {shape[1]}x{shape[0]} ({folder.name})")
-        self.model, self.kw["imgsz"], self.runtime = model, shape, "openvino"
+        if self._auto or self.kw["imgsz"] != shape:
+            self.notice(f"detector: OpenVINO {kind} at {shape[1]}x{shape[0]} ({folder.name})")
+        self.model, self.kw["imgsz"] = model, shape
 
     def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """BGR frame -> (ids [n], keypoints [n, 17, 3], boxes [n, 4]) for tracked people."""
@@ -243,16 +327,25 @@ class PoseDetector:
 
 
 def detect_video(frames: Iterable[np.ndarray], num_frames: int, detector: PoseDetector,
-                 progress: Callable[[int], None] | None = None) -> Tracks:
-    """Run the detector over a frame stream and collect tracks. Memory: O(tracks x frames x 17)."""
+                 progress: Callable[[int], None] | None = None, every: int = 1) -> Tracks:
+    """Run the detector over a frame stream and collect tracks. Memory: O(tracks x frames x 17).
+
+    every: detect on every `every`-th frame only (and on the last one); a track seen at both ends of a stride
+    gets the frames between by linear interpolation of its keypoints and box (confidence: the lower end's).
+    The lifter is temporal and its 2D is smoothed anyway, so detecting at ~30 Hz loses little (README)."""
     per_id: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
-    t = 0
+    detected: list[int] = []
+    t, pending = -1, None
     for t, frame in enumerate(frames):
-        ids, kp, boxes = detector(frame)
-        for i, k, b in zip(ids, kp, boxes):
-            per_id.setdefault(int(i), {})[t] = (k, b)
+        if t % every:
+            pending = frame  # kept so the last frame is detected even off the stride
+        else:
+            pending = None
+            _record(detector, frame, t, per_id, detected)
         if progress:
             progress(1)
+    if pending is not None:
+        _record(detector, pending, t, per_id, detected)
     T = max(num_frames, t + 1) if per_id else t + 1
     tracks = Tracks(T)
     for tid, d in sorted(per_id.items()):
@@ -260,7 +353,20 @@ def detect_video(frames: Iterable[np.ndarray], num_frames: int, detector: PoseDe
         b = np.full((T, 4), np.nan, np.float32)
         for f, (kk, bb) in d.items():
             k[f], b[f] = kk, bb
+        for t0, t1 in zip(detected[:-1], detected[1:]):  # strides the track spans: fill between
+            if t1 - t0 > 1 and t0 in d and t1 in d:
+                w = ((np.arange(t0 + 1, t1) - t0) / (t1 - t0))[:, None, None]
+                k[t0 + 1:t1, :, :2] = (1 - w) * k[t0, :, :2] + w * k[t1, :, :2]
+                k[t0 + 1:t1, :, 2] = np.minimum(k[t0, :, 2], k[t1, :, 2])
+                b[t0 + 1:t1] = (1 - w[..., 0]) * b[t0] + w[..., 0] * b[t1]
         tracks.ids.append(tid)
         tracks.kpts.append(k)
         tracks.boxes.append(b)
     return tracks
+
+
+def _record(detector: PoseDetector, frame: np.ndarray, t: int, per_id: dict, detected: list[int]) -> None:
+    ids, kp, boxes = detector(frame)
+    for i, k, b in zip(ids, kp, boxes):
+        per_id.setdefault(int(i), {})[t] = (k, b)
+    detected.append(t)

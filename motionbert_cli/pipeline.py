@@ -42,6 +42,7 @@ class PeopleOptions:
     person: str = "auto"            # a track id, 'auto' or 'all'
     min_frames: int = 10
     device: str = "cpu"
+    detect_every: str = "1"         # detect on every Nth frame ('auto': ~30 Hz), interpolate between
 
 
 @dataclass
@@ -67,9 +68,16 @@ class Pose3dOptions:
     frame_size: tuple[int, int] | None = None  # ...and the image size (default: the keypoints' extent)
 
 
+def detection_stride(value: str | int, fps: float) -> int:
+    """--detect-every: N as given, or 'auto': detect at about 30 Hz (every 2nd frame of a 60 fps video)."""
+    if str(value) == "auto":
+        return max(1, round(fps / 30.0))
+    return max(1, int(value))
+
+
 def get_tracks(video_info, keypoints: Path | None, detector: str | None, device: str, imgsz: int, stages: Stages,
                keypoint_order: str = "auto", fix_lr: bool = True, read: Tracks | None = None,
-               runtime: str = "auto"):
+               runtime: str = "auto", detect_every: str | int = 1):
     """Keypoint tracks for the video: from a keypoint file (COCO/Halpe/H36M order, see `read_keypoints_file`),
     or by detection and tracking (COCO-17); fragments stitched, short left/right swaps undone (fix_lr)."""
 
@@ -86,7 +94,7 @@ def get_tracks(video_info, keypoints: Path | None, detector: str | None, device:
         advance, finish = stages.stage("detect", video_info.frames)
         # (decoding in a thread ahead of the detector was tried: no faster on 2 cores, where both compete)
         tracks = detect_video(read_frames(video_info.path, video_info.start, video_info.frames), video_info.frames,
-                              det, advance)
+                              det, advance, every=detection_stride(detect_every, video_info.fps))
         finish()
     if video_info is not None and tracks.num_frames > video_info.frames:
         video_info.frames = tracks.num_frames
@@ -101,7 +109,7 @@ def find_people(info: VideoInfo, people: PeopleOptions, stages: Stages,
     """The tracks of the video (detected, or read from people.keypoints unless `read` holds them already) and
     the indices of those to lift."""
     tracks = get_tracks(info, people.keypoints, people.detector, people.device, people.imgsz, stages,
-                        people.keypoint_order, people.fix_swaps, read, people.detector_runtime)
+                        people.keypoint_order, people.fix_swaps, read, people.detector_runtime, people.detect_every)
     sel = select_tracks(tracks, people.person, people.min_frames)
     torch.set_num_threads(os.cpu_count() or 1)  # in case a detector elsewhere lowered it for the process
     return tracks, sel

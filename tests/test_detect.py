@@ -64,9 +64,56 @@ def test_openvino_gives_pytorch_keypoints_offline_and_cached(tmp_path):
     assert first["ids"][0] == first["ids"][1] and first["ids"][0]
     assert first["precision"] == "<Type: 'float32'>", first   # not bf16, even where the CPU has it
     assert first["max_px"] < 0.05, first                      # the same network, another runtime
-    assert first["notes"] == ["detector: OpenVINO at 384x640 (" + first["notes"][0].split("(")[1]]
+    assert first["notes"] == ["detector: OpenVINO f32 at 384x640 (" + first["notes"][0].split("(")[1]]
     exported = list((tmp_path / "cache" / "detectors").iterdir())
     assert len(exported) == 1 and exported[0].name.endswith("-640x384_openvino_model")
     assert second["max_px"] < 0.05 and len(list((tmp_path / "cache" / "detectors").iterdir())) == 1
     # OpenVINO's conversion would otherwise write a client id under ~/intel and send usage data
     assert not (home / "intel").exists(), list(home.rglob("*"))
+
+
+_INT8 = """
+import json, sys
+import numpy as np
+from motionbert_cli.detect import PoseDetector, detect_video
+from motionbert_cli.video import read_frames
+video, n = sys.argv[1], int(sys.argv[2])
+notes, out = [], {}
+for rt in ("pytorch", "int8"):
+    det = PoseDetector(runtime=rt, notice=notes.append)
+    out[rt] = detect_video(read_frames(video, 0, n), n, det)
+be = det.model.predictor.model.backend
+a, b = out["pytorch"], out["int8"]
+d = np.concatenate([np.linalg.norm(k[..., :2] - b.kpts[b.ids.index(i)][..., :2], axis=-1)[(k[..., 2] > 0.5)]
+                    for i, k in zip(a.ids, a.kpts)])
+print(json.dumps({"ids": [a.ids, b.ids], "median_px": float(np.median(d)), "p90_px": float(np.percentile(d, 90)),
+                  "notes": notes, "precision": str(be.ov_compiled_model.get_property("INFERENCE_PRECISION_HINT"))}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not openvino_available(), reason="the openvino package is not installed")
+def test_int8_detector_keeps_people_and_is_the_same_model_for_everyone(tmp_path):
+    """The int8 detector (NNCF on the shipped calibration frames, pose head in float): the same tracks as
+    PyTorch, keypoints within a few pixels (its promise is the 3D, measured in bench_h36m / bench_multiview),
+    float parts in f32, and a byte-identical model whoever makes it (issue 24)."""
+    pytest.importorskip("nncf", reason="the int8 detector is made with nncf")
+    video = need(VIDEOS / "pose2sim_single" / "cam01.mp4")
+    runs = []
+    for k in range(2):  # two fresh caches: two users
+        home = tmp_path / f"home{k}"
+        home.mkdir()
+        env = {**os.environ, "HOME": str(home), "MOTIONBERT_CACHE": str(tmp_path / f"cache{k}")}
+        env.pop("XDG_CACHE_HOME", None)
+        r = subprocess.run([sys.executable, "-c", _INT8, str(video), "20"], capture_output=True, text=True,
+                           env=env, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+        assert not (home / "intel").exists(), list(home.rglob("*"))
+    first = runs[0]
+    assert first["ids"][0] == first["ids"][1] and first["ids"][0]
+    assert first["median_px"] < 3.0 and first["p90_px"] < 10.0, first
+    assert first["precision"] == "<Type: 'float32'>" and "int8" in first["notes"][0], first
+    bins = [next((tmp_path / f"cache{k}" / "detectors").glob("*-int8_openvino_model")) / "yolo11n-pose.bin"
+            for k in range(2)]
+    assert bins[0].read_bytes() == bins[1].read_bytes()
