@@ -46,7 +46,7 @@ def test_lift_people_computes_without_writing(tmp_path):
     with OutputDir(tmp_path / "out") as out:
         angles = write_pose3d(out, m)  # files only: the plots are the caller's (pipeline draws them)
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["motion.json", "motion.npz", "person_4.bvh", "person_4.csv", "person_4.trc",
+    assert names == [".motionbert_files.json", "motion.json", "motion.npz", "person_4.bvh", "person_4.csv", "person_4.trc",
                      "person_4_angles.csv", "person_9.bvh", "person_9.csv", "person_9.trc", "person_9_angles.csv"]
     assert sorted(angles) == [4, 9] and "knee_flexion_left" in angles[9]
     rows = (tmp_path / "out/person_9_angles.csv").read_text().splitlines()
