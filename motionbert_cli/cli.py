@@ -46,6 +46,12 @@ class DetectorRuntime(str, Enum):
     pytorch = "pytorch"
 
 
+class BodyType(str, Enum):
+    neutral = "neutral"
+    female = "female"
+    male = "male"
+
+
 class KeypointOrder(str, Enum):
     auto = "auto"
     coco = "coco"
@@ -395,7 +401,9 @@ def live(
 @app.command()
 def mesh(
     video: Path = typer.Argument(..., help="Input video."),
-    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Mesh checkpoint (official MotionBERT mesh .bin or ours)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Official MotionBERT mesh checkpoint (SMPL) (default: the free Anny body fitted to pose3d's 3D)."),
+    body: BodyType = typer.Option(BodyType.neutral, "--body", help="Anny's body type (gender phenotype)."),
+    height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="Standing height in metres: the body's stature and pose3d's scale."),
     render: Optional[Path] = typer.Option(None, "--render", help="Write the video with the meshes drawn over it (.mp4)."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder for mesh.npz (default: <video stem>_motionbert)."),
     pose_checkpoint: Optional[Path] = typer.Option(None, "--pose-checkpoint", help="Pose3d lifter whose 3D places the body in the camera (official or ours) (default: the shipped pair, as pose3d)."),
@@ -418,10 +426,11 @@ def mesh(
     start: Start = None,
     end: End = None,
 ):
-    """Recover SMPL meshes (pose, shape, translation) for the people in VIDEO and render them over it.
+    """A body mesh for each person in VIDEO, placed in the camera, and (--render) drawn over it.
 
-    The body's position in the camera comes from the pose3d lifter (--pose-checkpoint); mesh.npz holds
-    poses [P,T,72], betas [P,T,10], transl [P,T,3] (SMPL's), pelvis and joints3d in camera metres.
+    Default: the free Anny body (pip install anny) fitted to pose3d's 3D and the detections; mesh.npz holds
+    its pose and phenotype, pose3d's files sit beside it. With -c an official MotionBERT mesh checkpoint:
+    SMPL poses [P,T,72], betas [P,T,10], transl [P,T,3], pelvis and joints3d in camera metres.
     """
     from .mesh import MeshOptions, run_mesh
 
@@ -430,7 +439,8 @@ def mesh(
                      detector_runtime)
     run_mesh(MeshOptions(video=video, checkpoint=checkpoint, people=people, pose_checkpoint=pose_checkpoint,
                          out=out, render=render, smpl_dir=smpl_dir, heads=heads, flip=flip, save_obj=save_obj,
-                         save_verts=save_verts, focal=focal, opacity=opacity, start=start, end=end), _console())
+                         save_verts=save_verts, focal=focal, opacity=opacity, start=start, end=end,
+                         body=body.value, height=height), _console())
 
 
 # ------------------------------------------------------------------------------------------------ train

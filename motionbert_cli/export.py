@@ -20,7 +20,7 @@ from .bvh import write_bvh
 from .errors import UserError
 from .fileio import json_value
 from .keypoints import H36M_JOINTS
-from .results import MESH_UNITS, MeshResult, Motion3D
+from .results import ANNY_UNITS, MESH_UNITS, MeshResult, Motion3D
 
 
 # Names of the files our commands write: a folder holding only these (and no manifest: written by an earlier
@@ -230,6 +230,35 @@ def write_mesh(outdir: OutputDir, r: MeshResult, save_verts: bool = False, save_
     np.savez_compressed(outdir.path("mesh.npz"), **arrays)
     if save_obj:
         write_objs(outdir, r.verts, r.faces, r.track_ids)
+
+
+def write_anny_mesh(outdir: OutputDir, m: Motion3D, fits: list, faces: np.ndarray, verts: np.ndarray | None,
+                    save_verts: bool, save_obj: bool, errors: dict) -> None:
+    """mesh.npz for Anny bodies (enough to rebuild every mesh with the `anny` package, see README) and, with
+    save_obj, one OBJ per person and frame in obj/."""
+    from .body import PHENOTYPES
+
+    arrays = {
+        "body_model": np.asarray("anny"),
+        "pose_local_ref": np.stack([f.local_ref for f in fits]).astype(np.float32),      # [P, T, B, 4, 4]
+        "pose_world_orient": np.stack([f.world_orient for f in fits]).astype(np.float32),  # [P, T, B, 4, 4]
+        "root_camera": np.stack([f.world_orient[:, 0, :3, 3] for f in fits]).astype(np.float32),  # [P, T, 3]
+        "phenotype": np.array([[f.phenotype[k] for k in PHENOTYPES] for f in fits], np.float32),  # [P, 6]
+        "phenotype_names": np.asarray(PHENOTYPES),
+        "stature_m": np.array([f.stature_m for f in fits], np.float32),
+        "joints3d": np.stack([f.joints for f in fits]).astype(np.float32),
+        "coco_keypoints3d": np.stack([f.coco for f in fits]).astype(np.float32),
+        "track_ids": np.asarray(m.track_ids), "fps": np.float32(m.fps), "frame_size": np.asarray(m.frame_size),
+        "focal_length": np.float32(m.focal_length), "faces": faces.astype(np.int32),
+        "units": np.asarray(ANNY_UNITS), "first_frame": np.int64(m.first_frame),
+        "joint_error_mm": np.float32(errors["joint_error_mm"]),
+        "keypoint_error_px": np.float32(errors["keypoint_error_px"]),
+    }
+    if save_verts:
+        arrays["verts"] = verts
+    np.savez_compressed(outdir.path("mesh.npz"), **arrays)
+    if save_obj:
+        write_objs(outdir, verts, faces, m.track_ids)
 
 
 def write_objs(outdir: OutputDir, verts: np.ndarray, faces: np.ndarray, ids: list[int]) -> None:

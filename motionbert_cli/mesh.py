@@ -1,4 +1,9 @@
-"""`motionbert mesh`: SMPL mesh recovery over a video, placed in the camera and rendered over the footage.
+"""`motionbert mesh`: a body mesh per person over a video, placed in the camera and rendered over the footage.
+
+Without a checkpoint (the default): pose3d's people and 3D (the same detection, lifting and placement), then
+the free body model Anny fitted to each person's lifted joints and detected keypoints (`fit_body.py`):
+mesh.npz holds Anny's pose and phenotype, pose3d's files sit beside it. With `-c` an official MotionBERT mesh
+checkpoint (SMPL), the path below:
 
 Per person: the same 2D path as pose3d -> the mesh model over blended windows (flip TTA mirrors the SMPL pose:
 left/right joints swapped, rotations conjugated by the x-mirror) -> rotations averaged across windows and
@@ -63,7 +68,7 @@ def orthonormalise(R: np.ndarray) -> np.ndarray:
 @dataclass
 class MeshOptions:
     video: Path
-    checkpoint: Path
+    checkpoint: Path | None             # None: the free body model (Anny) fitted to pose3d's joints
     people: PeopleOptions = field(default_factory=PeopleOptions)
     pose_checkpoint: Path | None = None  # the lifter that places the body (default: the shipped pair, as pose3d)
     out: Path | None = None
@@ -77,10 +82,13 @@ class MeshOptions:
     opacity: float = 0.65
     start: str | None = None   # --start / --end: seconds or frames (300f)
     end: str | None = None
+    body: str = "neutral"      # Anny: fit_body.BODY_TYPES
+    height: float | None = None  # standing height in metres (Anny's stature and pose3d's scale)
 
 
 def run_mesh(opts: MeshOptions, console) -> Path:
-
+    if opts.checkpoint is None:
+        return run_anny_mesh(opts, console)
     t_start = time.perf_counter()
     info = segment(probe(opts.video), opts.start, opts.end)
     if opts.render is not None and opts.render.suffix.lower() not in (".mp4", ".m4v", ".mov"):
@@ -161,3 +169,88 @@ def recover_meshes(model, lifter, tracks: Tracks, sel: list[int], info, focal: f
                       transl=transl, pelvis=pelvis, joints3d=(joints + transl[:, :, None]).astype(np.float32),
                       verts=None if verts is None else (verts + transl[:, :, None]).astype(np.float32),
                       first_frame=info.start)
+
+
+# ------------------------------------------------------------------------------------------- Anny (default)
+
+def coco_keypoints(tracks: Tracks, i: int) -> np.ndarray:
+    """Track i's keypoints as COCO-17 [T, 17, 3] pixels + confidence (H36M files: the joints COCO shares)."""
+    k = tracks.kpts[i]
+    if tracks.layout == "coco":
+        return k.astype(np.float64)
+    from .keypoints import to_h36m
+
+    h = to_h36m(k, tracks.layout)
+    out = np.zeros(h.shape[:-2] + (17, 3))
+    for c, j in {0: 9, 5: 11, 6: 14, 7: 12, 8: 15, 9: 13, 10: 16, 11: 4, 12: 1, 13: 5, 14: 2, 15: 6, 16: 3}.items():
+        out[..., c, :] = h[..., j, :]
+    return out
+
+
+def run_anny_mesh(opts: MeshOptions, console) -> Path:
+    """`motionbert mesh` with no checkpoint: pose3d's people and 3D, Anny fitted to each, files and video."""
+    from .body import load_anny
+    from .export import write_anny_mesh, write_pose3d
+    from .fit_body import AnnyFitter
+    from .pipeline import Pose3dOptions, lift_people
+    from .render import render_anny_video
+
+    t_start = time.perf_counter()
+    info = segment(probe(opts.video), opts.start, opts.end)
+    if opts.render is not None and opts.render.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise UserError(f"--render {opts.render}: give an .mp4 file name")
+    fitter = AnnyFitter(load_anny())                    # fail fast: anny missing, body file missing
+    lifter = load_pose3d(opts.pose_checkpoint, None, opts.people.device)
+    out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
+    p3 = Pose3dOptions(video=opts.video, people=opts.people, flip=opts.flip, focal=opts.focal, height=opts.height,
+                       render=False, start=opts.start, end=opts.end)
+    with OutputDir(out) as outdir, Stages(console) as stages:
+        tracks, sel = find_people(info, opts.people, stages)
+        from .lift import lift_window_count
+
+        n_windows = sum(lift_window_count(lifter, e - s, info.fps) for s, e in (tracks.span(i) for i in sel))
+        advance, finish = stages.stage("lift", n_windows, "windows")
+        motion = lift_people(lifter, tracks, sel, info, p3, advance)
+        finish()
+        advance, finish = stages.stage("fit body", motion.num_frames * len(sel))
+        fits = []
+        centre = tuple(motion.principal_point[0]) if motion.principal_point is not None else (info.width / 2,
+                                                                                             info.height / 2)
+        for p, i in enumerate(sel):
+            fits.append(fitter.fit(motion.joints3d_camera[p].astype(np.float64), body=opts.body, height=opts.height,
+                                   keypoints=coco_keypoints(tracks, i), camera=(motion.focal_length, centre),
+                                   progress=advance))
+        finish()
+        write_pose3d(outdir, motion)
+        keep = opts.save_verts or opts.save_obj
+        verts = np.stack([fitter.vertices(f) for f in fits]) if keep else None
+        errors = fit_errors(fits, [coco_keypoints(tracks, i) for i in sel], motion.focal_length, centre)
+        write_anny_mesh(outdir, motion, fits, fitter.faces, verts, opts.save_verts, opts.save_obj, errors)
+        outdir.commit(final=False)  # the data files are complete: an interrupted render must not lose them
+        if opts.render is not None:
+            advance, finish = stages.stage("render", motion.num_frames)
+            render_anny_video(opts.render, info, fitter, fits, motion.focal_length, centre, opts.opacity, advance)
+            finish()
+        stages.timing["total"] = time.perf_counter() - t_start
+        write_json_atomic(outdir.path("timing_mesh.json"),
+                          {**stages.timing, "frames": motion.num_frames, "people": len(sel), **errors})
+    P = len(sel)
+    console.print(f"[green]wrote[/] {out}" + (f" and {opts.render}" if opts.render else "") +
+                  f" ({P} {'person' if P == 1 else 'people'}, {motion.num_frames} frames): body fit "
+                  f"{errors['joint_error_mm']:.0f} mm from the lifted joints, keypoints "
+                  f"{errors['keypoint_error_px']:.1f} px (median) from the detections; "
+                  + ", ".join(f"{k} {v:.1f}s" for k, v in stages.timing.items()))
+    return Path(out)
+
+
+def fit_errors(fits, keypoints: list[np.ndarray], focal: float, centre) -> dict:
+    """How well the bodies fit: mean joint distance to the lifted joints (mm) and median distance of their
+    COCO keypoints, projected, to the confident detections (px)."""
+    px = []
+    for f, kp in zip(fits, keypoints):
+        uv = focal * f.coco[..., :2] / f.coco[..., 2:] + np.asarray(centre)
+        ok = (kp[..., 2] > 0.3) & np.isfinite(uv).all(-1)
+        px.append(np.linalg.norm(uv - kp[..., :2], axis=-1)[ok])
+    px = np.concatenate(px) if px else np.zeros(0)
+    return {"joint_error_mm": float(np.mean([f.joint_error_mm for f in fits])),
+            "keypoint_error_px": float(np.median(px)) if len(px) else float("nan")}

@@ -265,6 +265,35 @@ def render_mesh_video(path, info, result: MeshResult, centre, opacity: float, pr
                 progress(1)
 
 
+def render_anny_video(path, info, fitter, fits: list, focal: float, centre, opacity: float, progress=None,
+                      chunk: int = 32) -> None:
+    """The video with every person's fitted Anny body drawn over it; the meshes are posed chunk by chunk
+    while the frames are written, so memory does not grow with the video's length."""
+    renderer = MeshRenderer(fitter.faces, focal, centre, (info.width, info.height))
+    colours = [person_colour(k) for k in range(len(fits))]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    T = len(fits[0].world_orient) if fits else 0
+    frames = read_frames(info.path, info.start, T)
+    with VideoWriter(path, info.size, info.fps) as vw:
+        for a in range(0, T, chunk):
+            b = min(T, a + chunk)
+            V = np.stack([_chunk_verts(fitter, f, a, b) for f in fits])  # [P, n, V, 3]
+            for t in range(b - a):
+                frame = next(frames, None)
+                if frame is None:
+                    return
+                vw.write(renderer.draw(frame, V[:, t], colours, opacity))
+                if progress:
+                    progress(1)
+
+
+def _chunk_verts(fitter, fit, a: int, b: int) -> np.ndarray:
+    from dataclasses import replace
+
+    return fitter.vertices(replace(fit, world_orient=fit.world_orient[a:b]))
+
+
 def plot_angles(path, angles: dict[str, np.ndarray], fps: float, title: str = "") -> None:
     """angles.png: knee, hip, elbow and shoulder angles (left and right in one panel each, in the videos' limb
     colours) and the trunk's lean and rotation over time in seconds; unseen frames are gaps in the lines."""

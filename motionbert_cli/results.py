@@ -56,6 +56,11 @@ MESH_UNITS = ("metres, camera frame (x right, y down, z forward); poses: SMPL ax
               "camera frame); transl: SMPL's translation; pelvis: the H36M pelvis joint")
 
 
+ANNY_UNITS = ("metres, camera frame (x right, y down, z forward); pose_*: anny's 4x4 pose parameters per bone "
+              "(local-ref: anny's default; world-orient: each bone's orientation in the camera frame, the root's "
+              "translation its position), phenotype in [0, 1]")
+
+
 @dataclass
 class MeshResult:
     """`mesh`'s result: SMPL bodies of P people over T frames, placed in the camera (metres, x right, y down,

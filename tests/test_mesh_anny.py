@@ -1,0 +1,81 @@
+"""`motionbert mesh` out of the box: the free Anny body fitted to pose3d's 3D and drawn over the video (issue 23).
+
+Runs on the clip every install has (assets/lunge_portrait.mp4, from Pose2Sim's BSD-3 demo), so it needs no
+../shared. Checks the rendered frames themselves: the body covers the person's detected keypoints and
+nothing is drawn away from the person.
+"""
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow
+CLIP = ROOT / "assets" / "lunge_portrait.mp4"
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    pytest.importorskip("anny", reason="the default mesh path needs the anny package (a dependency)")
+    tmp = tmp_path_factory.mktemp("anny")
+    home = tmp / "home"
+    home.mkdir()
+    env_home = {"HOME": str(home), "MOTIONBERT_CACHE": str(tmp / "cache")}
+    old = {k: os.environ.get(k) for k in env_home}
+    os.environ.update(env_home)
+    try:
+        res = run_cli("mesh", CLIP, "--render", tmp / "mesh.mp4", "-o", tmp / "out", "--save-obj")
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert res.returncode == 0, res.stderr[-3000:]
+    return tmp, res, home
+
+
+def test_files_and_summary(fitted):
+    tmp, res, home = fitted
+    out = tmp / "out"
+    m = np.load(out / "mesh.npz")
+    T = m["pose_local_ref"].shape[1]
+    assert str(m["body_model"]) == "anny" and m["pose_local_ref"].shape == (1, T, 104, 4, 4) and T == 100
+    assert m["phenotype"].shape == (1, 6) and ((m["phenotype"] >= 0) & (m["phenotype"] <= 1)).all()
+    assert (m["root_camera"][0, :, 2] > 1).all()                       # in front of the camera
+    assert len(list((out / "obj").glob("person_1_*.obj"))) == T
+    for f in ("motion.npz", "person_1.bvh", "person_1.trc", "person_1.csv"):  # pose3d's files beside it
+        assert (out / f).is_file(), f
+    assert "body fit" in res.stderr and "px (median)" in res.stderr
+    assert float(m["keypoint_error_px"]) < 8.0
+    # nothing written outside the tool's cache: no ~/.cache/anny, no warp kernel cache, no banner
+    assert not list(home.rglob("*")), list(home.rglob("*"))
+    assert "Warp" not in res.stderr + res.stdout
+
+
+def test_rendered_body_covers_the_person_and_nothing_else(fitted):
+    tmp, _, _ = fitted
+    kp = np.load(tmp / "out" / "motion.npz")["keypoints2d"][0]  # H36M order, pixels + confidence
+    drawn, src = cv2.VideoCapture(str(tmp / "mesh.mp4")), cv2.VideoCapture(str(CLIP))
+    covered, total, stray = 0, 0, []
+    for t in range(100):
+        ok1, a = drawn.read()
+        ok2, b = src.read()
+        assert ok1 and ok2
+        changed = np.abs(a.astype(int) - b.astype(int)).sum(-1) > 60
+        seen = kp[t, :, 2] > 0.5
+        for x, y in kp[t, seen, :2].astype(int):
+            total += 1
+            covered += bool(changed[max(0, y - 2):y + 3, max(0, x - 2):x + 3].any())
+        pts = kp[t, seen, :2]
+        x0, y0 = pts.min(0) - 0.25 * np.ptp(pts, 0).max()
+        x1, y1 = pts.max(0) + 0.25 * np.ptp(pts, 0).max()
+        outside = changed.copy()
+        outside[max(0, int(y0)):int(y1), max(0, int(x0)):int(x1)] = False
+        stray.append(outside.mean())
+    assert covered / total >= 0.9, covered / total
+    assert np.max(stray) < 0.002, np.max(stray)  # video coding noise aside, nothing drawn away from the person
