@@ -119,6 +119,18 @@ def _slerp_rot(A, B, t):
     return A @ (np.eye(3) + np.sin(a) * K + (1 - np.cos(a)) * K @ K)
 
 
+def coco_to_h36m_torch(c: torch.Tensor) -> torch.Tensor:
+    """COCO-17 [..., 17, 3] -> H36M-17 the way keypoints.coco_to_h36m builds it (for comparing a body with a
+    lifter that outputs the detector's points)."""
+    idx = [0, 12, 14, 16, 11, 13, 15, 0, 0, 0, 0, 5, 7, 9, 6, 8, 10]
+    h = c[..., idx, :].clone()
+    h[..., 0, :] = (c[..., 11, :] + c[..., 12, :]) / 2
+    h[..., 8, :] = (c[..., 5, :] + c[..., 6, :]) / 2
+    h[..., 7, :] = (h[..., 0, :] + h[..., 8, :]) / 2
+    h[..., 10, :] = (c[..., 1, :] + c[..., 2, :]) / 2
+    return h
+
+
 def _rodrigues(w: torch.Tensor) -> torch.Tensor:
     """Axis-angle [..., 3] -> rotation matrices [..., 3, 3] (differentiable at 0)."""
     theta2 = (w * w).sum(-1, keepdim=True)[..., None]
@@ -159,6 +171,9 @@ class AnnyFitter:
         self.kp_cols = torch.nonzero(W.abs().sum(0) > 0)[:, 0]
         self.kp_weights = W[:, self.kp_cols]
         self.w2d = 1.0
+        # what the lifted joints are: "h36m" (mocap joint centres, our H36M-trained lifters and MotionBERT's) or
+        # "detector" (COCO points after coco_to_h36m: hips and shoulders on the surface, thorax mid-shoulders)
+        self.definitions = "h36m"
 
     # ------------------------------------------------------------------ shape
     def rest(self, phenotype: dict) -> dict:
@@ -251,7 +266,12 @@ class AnnyFitter:
         D[..., 3, 3] = 1.0
         D[:, 0, :3, 3] = root
         out = self._pose(D, ph, progress)
-        err = np.linalg.norm(out["joints"][:, SCORED] - J[:, SCORED], axis=-1)[ok]
+        mine = out["joints"]
+        if self.definitions == "detector":
+            from .keypoints import coco_to_h36m
+
+            mine = coco_to_h36m(out["coco"])
+        err = np.linalg.norm(mine[:, SCORED] - J[:, SCORED], axis=-1)[ok]
         for k in ("joints", "coco"):
             out[k][~ok] = np.nan
         D[~ok] = np.nan
@@ -301,18 +321,23 @@ class AnnyFitter:
             for b in range(1, B):  # world-orient: a head follows its parent's rotation
                 q[b] = q[parents[b]] + Gn[:, parents[b]] @ offsets[b]
             Q = torch.stack(q, 1)                                      # [T, B, 3]
-            joints = Q[:, bones]
-            pelvis = (Q[:, self.ix["upperleg01.L"]] + Q[:, self.ix["upperleg01.R"]]) / 2
-            e3 = ((torch.cat([pelvis[:, None], joints], 1) - jt[:, SCORED]) ** 2).sum(-1)
+            Gu, Qu = Gn[:, used], Q[:, used]
+            tj = Qu - torch.einsum("tbij,bj->tbi", Gu, heads[used])
+            kp3 = torch.einsum("tbij,kbj->tki", Gu, M) + torch.einsum("tbi,kb->tki", tj, S)  # COCO-17, camera
+            if self.definitions == "detector":  # the lifter gives the detector's points: compare like with like
+                body = coco_to_h36m_torch(kp3)[:, SCORED]
+            else:
+                pelvis = (Q[:, self.ix["upperleg01.L"]] + Q[:, self.ix["upperleg01.R"]]) / 2
+                body = torch.cat([pelvis[:, None], Q[:, bones]], 1)
+            e3 = ((body - jt[:, SCORED]) ** 2).sum(-1)
             loss = (e3 * okt).sum() / (okt.sum() * e3.shape[1]).clamp_min(1) / 0.02 ** 2
             if keypoints is not None and camera is not None:
-                Gu, Qu = Gn[:, used], Q[:, used]
-                tj = Qu - torch.einsum("tbij,bj->tbi", Gu, heads[used])
-                kp3 = torch.einsum("tbij,kbj->tki", Gu, M) + torch.einsum("tbi,kb->tki", tj, S)
                 uv = f * kp3[..., :2] / kp3[..., 2:].clamp_min(0.1) + c
-                r = (uv - kp[..., :2]).norm(dim=-1)
-                hub = torch.where(r < 10, 0.5 * r ** 2, 10 * (r - 5))
-                loss = loss + self.w2d * (hub * conf).sum() / conf.sum().clamp_min(1) / 4.0 ** 2
+                # pixels -> metres at the person's distance, so the balance with the 3D term does not depend on
+                # the video's resolution; Huber beyond 3 cm (a misplaced keypoint should not drag the body)
+                r = (uv - kp[..., :2]).norm(dim=-1) * (Q[:, :1, 2].detach() / f)
+                hub = torch.where(r < 0.03, 0.5 * r ** 2, 0.03 * (r - 0.015))
+                loss = loss + self.w2d * (hub * conf).sum() / conf.sum().clamp_min(1) / 0.02 ** 2
             n = omega.shape[1]
             loss = loss + (omega ** 2).sum(-1).mean() * n / 0.15 ** 2 * 0.05
             if T > 2:

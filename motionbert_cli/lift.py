@@ -67,6 +67,17 @@ def members(model: torch.nn.Module) -> list[torch.nn.Module]:
     return list(model.members) if isinstance(model, LifterEnsemble) else [model]
 
 
+def output_definitions(model: torch.nn.Module) -> str:
+    """What a lifter's output joints are: 'h36m' (Human3.6M's mocap joint centres: official MotionBERT models
+    and ours trained with h36m_targets) or 'detector' (the points coco_to_h36m makes of COCO keypoints: our
+    earlier lifters). From the checkpoint's meta; an ensemble's first member decides."""
+    m = members(model)[0]
+    meta = getattr(m, "meta", None) or {}
+    if "joints" in meta:
+        return meta["joints"]
+    return "detector" if meta else "h36m"  # ours without the key predate it; official files have no meta
+
+
 def lift_window_count(model: torch.nn.Module, T: int, fps: float | None = None) -> int:
     """Windows lift_sequence runs over T frames (at `fps`), over all members (for progress bars)."""
     k = upsample_factor(fps)

@@ -252,7 +252,9 @@ def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str |
     if rank == 0:
         log(f"model: {count_parameters(model) / 1e6:.2f}M parameters, window {T} frames; precision {precision}")
     meta = {"train_config": asdict(cfg), "data": [str(d) for d in data], "frames": frames,
-            "init": str(init) if init else None}
+            "init": str(init) if init else None,
+            # what the output joints are (lift.output_definitions): Human3.6M's mocap joints, or the detector's
+            "joints": "h36m" if cfg.augment.h36m_targets else "detector"}
     t0 = time.time()
     for epoch in range(start_epoch, cfg.epochs):
         sums: dict[str, float] = {}
