@@ -50,6 +50,8 @@ class AugmentConfig:
     # left out of the loss (NaN targets: mocap.target_mask).
     h36m_targets: bool = False
     detector_offsets: float = 1.0     # scale of detector_view's offsets; each clip draws U(0.5, 1.5) x it
+    detector_view_p: float = 1.0      # share of samples whose 2D is the detector's view (the rest: the mocap
+                                      # joints themselves, as ground-truth 2D benchmarks feed them)
     studio_cameras: str = ""          # a Human3.6M cameras.pkl: real capture cameras (training subjects only)
     studio_camera_p: float = 0.0      # share of motion samples seen through one of them, placed in the studio
     studio_radius_m: float = 1.5      # ...with the clip's mean pelvis uniformly within this of its centre
@@ -250,8 +252,11 @@ def make_pair(joints_world: np.ndarray, rng: np.random.Generator, aug: AugmentCo
             camera = studio
     if aug.h36m_targets:
         camera = camera or random_camera(j, rng, aug)
-        k = aug.detector_offsets * rng.uniform(0.5, 1.5)
-        uv, _ = project(detector_view(j, definitions or "mocap", k), rng, aug, camera=camera)
+        if rng.random() < aug.detector_view_p:
+            k = aug.detector_offsets * rng.uniform(0.5, 1.5)
+            uv, _ = project(detector_view(j, definitions or "mocap", k), rng, aug, camera=camera)
+        else:
+            uv, _ = project(j, rng, aug, camera=camera)
         _, target = project(j, rng, aug, camera=camera)
         target[:, target_mask(definitions or "mocap")] = np.nan
     else:
