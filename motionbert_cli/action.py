@@ -125,26 +125,48 @@ class ClipKeypoints:
                              [self.ids[i]] if self.ids else None)
 
 
-def clip_keypoints(path: Path, detector, device: str, imgsz: int, stages, video_info=None) -> ClipKeypoints:
-    """Detect (or read) the two most prominent people of a clip."""
+# Shorter than this, a clip (or the person's part of it) says too little about an action to label it.
+MIN_ACTION_SECONDS = 0.5
+
+
+def clip_keypoints(path: Path, detector, device: str, imgsz: int, stages, video_info=None, person: str = "auto",
+                   start: str | None = None, end: str | None = None, max_people: int = 2) -> ClipKeypoints:
+    """Detect (or read) the people of a clip: the `max_people` most prominent (most joint-frames seen, so a
+    bystander cut off at the edge ranks low), or, with `person`, that track id alone ('all': everyone, most
+    prominent first, those seen at least MIN_ACTION_SECONDS). --start / --end cut a video first. A person seen for less than MIN_ACTION_SECONDS is
+    refused: a still image or a few frames show a posture, not an action."""
+    from .video import segment
 
     path = Path(path)
     if path.suffix.lower() in KEYPOINT_EXTS:
+        if start or end:
+            raise UserError("--start and --end cut a video; cut the keypoint file instead")
         tracks = read_keypoints_file(path)
         info = video_info
-        size = info.size if info else keypoint_extent(tracks, path)
-        fps = info.fps if info else 30.0
+        size = info.size if info else (tracks.meta.get("frame_size") or keypoint_extent(tracks, path))
+        fps = info.fps if info else float(tracks.meta.get("fps") or 30.0)
     else:
-        info = probe(path)
+        info = segment(probe(path), start, end)
         tracks = get_tracks(info, None, detector, device, imgsz, stages)
         size, fps = info.size, info.fps
     if not tracks.ids:
         raise UserError(f"no person was detected in {path}: check that people are visible, or try --imgsz 960")
-    score = []
-    for i in range(len(tracks.ids)):
-        k = tracks.kpts[i]
-        score.append(float((k[..., 2] > 0.3).sum()))  # visible joint-frames: the most prominent people
-    order = np.argsort(score)[::-1][:2]
+    score = [float((k[..., 2] > 0.3).sum()) for k in tracks.kpts]  # visible joint-frames: prominence
+    order = list(np.argsort(score)[::-1])
+    if person not in ("auto", "all"):
+        if int(person) not in tracks.ids:
+            raise UserError(f"--person {person}: no such track in {path}; its tracks are "
+                            f"{', '.join(str(i) for i in tracks.ids)}")
+        order = [tracks.ids.index(int(person))]
+    elif person == "auto":
+        order = order[:max_people]
+    else:  # everyone seen long enough to show an action
+        order = [i for i in order if tracks.present(i).sum() >= MIN_ACTION_SECONDS * fps] or order[:1]
+    seen = tracks.present(order[0])
+    if seen.sum() < MIN_ACTION_SECONDS * fps:
+        raise UserError(f"{path}: the person is seen in only {int(seen.sum())} frame(s) ({seen.sum() / fps:.2f} s); "
+                        f"an action needs at least {MIN_ACTION_SECONDS:g} s of motion (a still image shows a "
+                        f"posture, not an action)")
     return ClipKeypoints([tracks.kpts[i] for i in order], size, fps, tracks.num_frames, tracks.layout,
                          [int(tracks.ids[i]) for i in order])
 

@@ -267,6 +267,11 @@ def action(
     gallery: Optional[Path] = typer.Option(None, "--gallery", help="One-shot mode: folder of example clips in sub-folders named by action."),
     build_index: bool = typer.Option(False, "--build-index", help="Cache the gallery's embeddings in DIR/.motionbert_index.npz (reused while the files are unchanged)."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="Class names, one per line (overrides NTU-60/120)."),
+    person: Person = "auto",
+    start: Start = None,
+    end: End = None,
+    min_score: float = typer.Option(0.4, "--min-score", min=0.0, max=1.0, help="Below this top score the answer is 'unsure' (classifiers)."),
+    min_margin: float = typer.Option(0.1, "--min-margin", min=0.0, max=1.0, help="--gallery: 'unsure' when the best action leads the next by less than this share of the next's distance to a perfect match."),
     detector: Detector = None,
     imgsz: Imgsz = 640,
     device: DeviceOpt = Device.auto,
@@ -275,7 +280,8 @@ def action(
 
     Without --checkpoint: the shipped everyday-action model (walk, run, wave, bow...; models/README_action.md).
     With an official NTU-60/120 checkpoint: NTU RGB+D classes; with one from `train action`: its classes.
-    Single-person models score each of the two most prominent people alone and report the more confident."""
+    Single-person models (ours) label the most prominent person (--person: a track id, or all); official NTU
+    models see the two most prominent together. A low score answers 'unsure'."""
     import time
     from dataclasses import asdict
 
@@ -290,6 +296,7 @@ def action(
     dev = _resolve_device(device)
     err = _console()
     t0 = time.perf_counter()
+    check_person(person)
     if gallery is None:
         model = load_model(checkpoint or default_checkpoint("action"), num_heads=heads, device=dev)
         if model.task != "action":
@@ -301,8 +308,10 @@ def action(
         model = load_model(checkpoint or default_checkpoint(), num_heads=heads, device=dev)
     _threads()  # once: the detector restores torch's thread count after each frame (detect.PoseDetector)
     with Stages(err) as stages:
-        ck = act.clip_keypoints(clip, detector, dev, imgsz, stages)
-        result: dict = {"clip": str(clip), "checkpoint": str(model.source)}
+        single = gallery is None and act.single_person(model)
+        ck = act.clip_keypoints(clip, detector, dev, imgsz, stages, person=person, start=start, end=end,
+                                max_people=1 if single else 2)
+        result: dict = {"clip": str(clip), "checkpoint": str(model.source), "track_ids": ck.ids}
         out = Console()
         tables: list = []
         if gallery is not None:
@@ -316,7 +325,12 @@ def action(
                 table.add_row(str(r), m.action, f"{m.similarity:.3f}", m.example)
             result["gallery"] = str(gallery)
             result["matches"] = [asdict(m) for m in ranked]
-            result["prediction"] = ranked[0].action
+            # how much of the runner-up's distance to a perfect match (similarity 1) the best action closes:
+            # raw similarities of one embedding model crowd together (0.8-0.97), their ordering does not
+            margin = ((ranked[0].similarity - ranked[1].similarity) / max(1e-6, 1.0 - ranked[1].similarity)
+                      if len(ranked) > 1 else 1.0)
+            result["prediction"] = ranked[0].action if margin >= min_margin else "unsure"
+            result["margin"] = round(float(margin), 4)
             tables.append(table)
         else:
             cls = act.class_names(model.head_cfg.num_classes, labels, model.meta.get("classes"))
@@ -335,8 +349,12 @@ def action(
                 for r, lab in enumerate(top, 1):
                     table.add_row(str(r), f"A{lab.index + 1:03d} {lab.label}" if ntu else lab.label, f"{lab.score:.3f}")
                 tables.append(table)
+                sure = top[0].score >= min_score
                 entry = {"person": who, "top_k": [{"index": lab.index, "label": lab.label, "score": lab.score}
-                                                  for lab in top], "prediction": top[0].label}
+                                                  for lab in top], "prediction": top[0].label if sure else "unsure"}
+                if not sure:
+                    table.caption = (f"unsure: the best class scores {top[0].score:.2f} < --min-score "
+                                     f"{min_score:g}")
                 if window:
                     timeline = Table(title=f"{name}: timeline ({window:g} s windows)")
                     for c in ("start s", "end s", "class", "score"):
