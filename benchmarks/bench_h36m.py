@@ -97,13 +97,16 @@ def score(pred_m: np.ndarray, gt_m: np.ndarray) -> dict:
             "groups": {k: float(per_joint[v].mean()) for k, v in GROUPS.items()}}
 
 
-def true_up(shared: Path) -> np.ndarray:
-    """The world's up direction in camera 55011271's frame (S9's calibration; X_cam = R^T (X - T), Z up)."""
+def true_up(shared: Path, offset: bool = False):
+    """The world's up direction in camera 55011271's frame (S9's calibration; X_cam = R^T (X - T), Z up);
+    with offset=True also the floor's offset (height of a camera-frame point x = up . x + offset)."""
     import pickle
 
     with open(shared / "data/eval/h36m_sample/cameras.pkl", "rb") as f:
         cams = pickle.load(f)
-    return np.asarray(cams[("S9", "55011271")]["R"], float).T @ np.array([0.0, 0.0, 1.0])
+    c = cams[("S9", "55011271")]
+    up = np.asarray(c["R"], float).T @ np.array([0.0, 0.0, 1.0])
+    return (up, float(np.ravel(c["T"])[2])) if offset else up
 
 
 def angle_errors(pred_m: np.ndarray, gt_m: np.ndarray, up_gt: np.ndarray) -> dict:
@@ -146,10 +149,29 @@ def yolo_tracks(video: Path, runtime: str, console, every: str = "1") -> tuple[T
     return tracks, sel
 
 
+LAST_CAMERA = {}
+
+
 def lift(model, tracks: Tracks, sel: list[int], info) -> np.ndarray:
-    """pose3d's lifting, smoothing and placement of the chosen person -> joints3d [T, 17, 3] metres."""
+    """pose3d's lifting, smoothing and placement of the chosen person -> joints3d [T, 17, 3] metres
+    (joints3d_camera kept in LAST_CAMERA for the placement numbers)."""
     motion = lift_people(model, tracks, sel[:1], info, Pose3dOptions(video=info.path))
+    LAST_CAMERA["joints"] = motion.joints3d_camera[0].astype(np.float64)
     return motion.joints3d[0].astype(np.float64)
+
+
+def placement(cam: np.ndarray, gt: np.ndarray, up: np.ndarray, floor_offset: float) -> dict:
+    """Where pose3d puts the person (joints3d_camera, default focal length) against the mocap: pelvis error
+    and its depth part (m), pelvis path length (m) against the truth's, and how far the lower ankle is from
+    its true height above the floor (median, m)."""
+    ok = np.isfinite(cam).all((-1, -2))
+    e = cam[ok, 0] - gt[ok, 0]
+    path = lambda x: float(np.linalg.norm(np.diff(x[:, 0], axis=0), axis=-1).sum())  # noqa: E731
+    h_pred = np.min(cam[ok][:, [3, 6]] @ up, axis=1) + floor_offset
+    h_gt = np.min(gt[ok][:, [3, 6]] @ up, axis=1) + floor_offset
+    return {"pelvis_err_m": float(np.linalg.norm(e, axis=-1).mean()), "depth_err_m": float(np.abs(e[:, 2]).mean()),
+            "path_pred_m": path(cam[ok]), "path_gt_m": path(gt[ok]),
+            "ankle_height_err_m": float(np.median(np.abs(h_pred - h_gt)))}
 
 
 def main():
@@ -178,11 +200,15 @@ def main():
     pred = lift(model, tracks, sel, info)
     rows["YOLO 2D (pose3d defaults)"] = score(pred, gt["joints3d_cam"])
     angles["YOLO 2D (pose3d defaults)"] = angle_errors(pred, gt["joints3d_cam"], up)
+    places = {"YOLO 2D (pose3d defaults)": placement(LAST_CAMERA["joints"], gt["joints3d_cam"], *true_up(
+        Path(args.shared), offset=True))}
     gt_tr = Tracks(info.frames)
     gt_tr.ids, gt_tr.kpts, gt_tr.boxes, gt_tr.layout = [1], [gt_keypoints(gt)], [np.zeros((info.frames, 4))], "h36m"
     pred = lift(model, gt_tr, [0], info)
     rows["GT 2D (--keypoints)"] = score(pred, gt["joints3d_cam"])
     angles["GT 2D (--keypoints)"] = angle_errors(pred, gt["joints3d_cam"], up)
+    places["GT 2D (--keypoints)"] = placement(LAST_CAMERA["joints"], gt["joints3d_cam"], *true_up(
+        Path(args.shared), offset=True))
     print(f"lifter: {model.source}")
     print("| input | P-MPJPE | N-MPJPE | rot. (deg) | about vertical | accel. pred | accel. GT | |a_pred - a_gt| "
           "| frames |")
@@ -204,6 +230,13 @@ def main():
         print(f"| {k} | " + " | ".join(cells) + " |")
     for name, a in angles.items():
         rows[name]["angles"] = {k: {"mae": v[0], "bias": v[1]} for k, v in a.items()}
+    print("\n| placement (joints3d_camera, default focal) | pelvis error (m) | depth error (m) | pelvis path pred / GT (m) "
+          "| lower ankle height error (m, median) |")
+    print("|---|---|---|---|---|")
+    for name, pl in places.items():
+        rows[name]["placement"] = pl
+        print(f"| {name} | {pl['pelvis_err_m']:.3f} | {pl['depth_err_m']:.3f} | {pl['path_pred_m']:.1f} / "
+              f"{pl['path_gt_m']:.1f} | {pl['ankle_height_err_m']:.3f} |")
     if args.humaneva:
         he = Path(args.shared) / "data/eval/humaneva/data_3d_humaneva15.npz"
         res = evaluate_videopose3d(model, he, he.with_name("data_2d_humaneva15_gt.npz"), subjects=["Validate/"],

@@ -19,6 +19,7 @@ from .angles import joint_angles
 from .bvh import write_bvh
 from .errors import UserError
 from .fileio import json_value
+from .ground import level
 from .keypoints import H36M_JOINTS
 from .results import ANNY_UNITS, MESH_UNITS, MeshResult, Motion3D
 
@@ -159,8 +160,9 @@ def write_motion(outdir: OutputDir, *, joints3d: np.ndarray, keypoints2d: np.nda
 def write_trc(path: Path, joints_cam: np.ndarray, fps: float, first_frame: int = 0) -> None:
     """OpenSim / Pose2Sim marker file (.trc) of one person's joints, one marker per H36M joint.
 
-    joints_cam [T, 17, 3] metres in the camera frame (x right, y down, z forward). TRC readers expect Y up, so
-    the file holds (x, -y, -z): the camera frame turned 180 degrees about x (still right-handed). Frames where
+    joints_cam [T, 17, 3] metres in the camera frame (x right, y down, z forward; pose3d passes it levelled,
+    turned so the floor is horizontal: motion.npz's files_from_camera). TRC readers expect Y up, so the file
+    holds (x, -y, -z): that frame turned 180 degrees about x (still right-handed). Frames where
     the person is not seen have empty fields, which OpenSim reads as missing markers. Frame numbers start at
     0, as in the CSV and the npz arrays (frame t = the video's frame t, time t / fps).
     """
@@ -189,18 +191,27 @@ def write_pose3d(outdir: OutputDir, m: Motion3D) -> dict[int, dict[str, np.ndarr
     if not m.pixel:
         # markers for OpenSim / Pose2Sim and an animation for Blender & co, both placed in the scene
         floors = []
+        # the Y-up files stand on a level floor: the camera frame turned so the floor is horizontal
+        R = level(m.floor) if m.floor is not None else np.eye(3)
         for p, tid in enumerate(m.track_ids):
-            write_trc(outdir.path(f"person_{tid}.trc"), m.joints3d_camera[p], m.fps, m.first_frame)
-            floors.append(write_bvh(outdir.path(f"person_{tid}.bvh"), m.joints3d_camera[p], m.fps).floor)
+            lv = (m.joints3d_camera[p] @ R.T).astype(np.float32)
+            write_trc(outdir.path(f"person_{tid}.trc"), lv, m.fps, m.first_frame)
+            floors.append(write_bvh(outdir.path(f"person_{tid}.bvh"), lv, m.fps).floor)
         extra.update(joints3d_camera=m.joints3d_camera, focal_length=np.float32(m.focal_length),
-                     bvh_floor_m=np.asarray(floors, np.float32))
+                     bvh_floor_m=np.asarray(floors, np.float32), files_from_camera=R.astype(np.float32))
+        if m.floor is not None:
+            extra.update(floor_normal_camera=m.floor.normal.astype(np.float32),
+                         floor_offset_m=np.float32(m.floor.offset),
+                         floor_from=np.asarray("the feet" if m.floor.fitted else "upright trunks or the camera"))
         if m.principal_point is not None:
             extra.update(principal_point=np.asarray(m.principal_point, np.float32), camera=m.camera or "")
     write_motion(outdir, joints3d=m.joints3d, keypoints2d=m.keypoints2d, track_ids=m.track_ids, fps=m.fps,
                  frame_size=m.frame_size, units=m.units, extra=extra, first_frame=m.first_frame)
     all_angles = {}
+    # pose3d's axes: y down, so up is -y; the floor's normal when the feet told it (a pitched camera)
+    up = tuple(m.floor.normal) if m.floor is not None and m.floor.fitted else (0.0, -1.0, 0.0)
     for p, tid in enumerate(m.track_ids):
-        angles = joint_angles(m.joints3d[p])  # pose3d's axes: y down, so up is -y
+        angles = joint_angles(m.joints3d[p], up=up)
         write_angles_csv(outdir.path(f"person_{tid}_angles.csv"), angles, m.fps, m.first_frame)
         all_angles[tid] = angles
     return all_angles

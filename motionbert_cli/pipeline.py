@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .camera import default_intrinsics, limbs_for_height, place_in_metres
+from .ground import fit_floor
 from .checkpoint import DEFAULT_POSE3D_W81, default_checkpoint, load_model
 from .detect import PoseDetector, detect_video
 from .errors import UserError
@@ -184,6 +185,7 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
                 centres[p] = person_centre(h36)
             joints[p, s:e], cam[p, s:e], scales[p] = place_in_metres(y, focal, tuple(centres[p]), limbs, info.fps,
                                                                      perspective=info.size_known)
+    floor = fit_floor(list(cam)) if not opts.pixel and P else None  # for the Y-up files (ground.py)
     swaps = [tracks.swaps_fixed[i] if tracks.swaps_fixed else 0 for i in sel]
     return Motion3D(track_ids=[tracks.ids[i] for i in sel], fps=info.fps, frame_size=info.size, keypoints2d=kp2d,
                     joints3d=joints, joints3d_pixels=pix, metric_scale=scales,
@@ -191,7 +193,7 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
                     smoothing=opts.smooth, keypoints2d_drawn=kp2d_drawn,
                     joints3d_camera=None if opts.pixel else cam, focal_length=None if opts.pixel else float(focal),
                     first_frame=info.start, principal_point=None if opts.pixel else centres,
-                    camera=None if opts.pixel else camera_note(info, opts.focal))
+                    camera=None if opts.pixel else camera_note(info, opts.focal), floor=floor)
 
 
 def person_centre(h36: np.ndarray) -> np.ndarray:

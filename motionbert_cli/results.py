@@ -42,6 +42,7 @@ class Motion3D:
     first_frame: int = 0                # --start: array index t is the video's frame first_frame + t
     principal_point: np.ndarray | None = None  # [P, 2] pixels, the unprojection's (None with pixel=True)
     camera: str | None = None           # how the camera was modelled (pipeline.camera_note)
+    floor: object | None = None         # ground.Floor under everyone (camera frame), None with pixel=True
 
     @property
     def units(self) -> str:

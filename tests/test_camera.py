@@ -1,5 +1,6 @@
 """Placing a lifted body in the camera (camera.py): exact on an ideal lifter output, robust to gaps."""
 import numpy as np
+import pytest
 
 from motionbert_cli.camera import (ADULT_LIMB_METRES, camera_joints, limb_lengths, place_in_metres,
                                    root_trajectory, to_pixels, unproject)
@@ -124,3 +125,30 @@ def test_place_in_metres_gives_the_body_and_the_camera_frame():
     thigh = np.linalg.norm(j3d[:, 4] - j3d[:, 5], axis=-1)
     np.testing.assert_allclose(thigh, 0.45, rtol=0.005)
     np.testing.assert_allclose(scale, np.median(joints[:, 0, 2]) / f, rtol=0.005)
+
+
+def test_floor_levels_a_pitched_camera_for_the_y_up_files():
+    """A person walking from 8 m to 3 m towards a camera 1.5 m high pitched 15 degrees down: in the camera's
+    own axes their feet climb 1.3 m; turned by the fitted floor (ground.level) the lower ankle stays on one
+    height. Standing on one spot (no spread to tell the floor's tilt), the upright trunk gives the vertical
+    (issue 28)."""
+    from motionbert_cli.ground import fit_floor, level
+
+    T, pitch = 120, np.radians(15)
+    R = np.array([[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]])
+    world = np.zeros((T, 17, 3))
+    world[..., 2] = np.linspace(8, 3, T)[:, None]
+    world[..., 1] = -np.linspace(0.08, 1.7, 17)[None]          # y down: joints 0.08-1.7 m above the floor
+    world[:, :, 0] = 0.1 * np.arange(17)[None] % 0.3
+    world[:, [8], 1], world[:, [0], 1] = -1.45, -0.95          # thorax above pelvis
+    world[:, [0, 8], 0] = 0.0
+    world[::2, 6, 1] -= 0.15                                   # the left foot lifted every other frame
+    cam = (world - np.array([0, -1.5, 0])) @ R.T
+    low = lambda j: np.minimum(-j[:, 3, 1], -j[:, 6, 1])       # noqa: E731 - height along the camera's -y
+    assert np.ptp(low(cam)) > 1.0
+    f = fit_floor([cam])
+    assert f.fitted and np.degrees(np.arccos(-f.normal[1])) == pytest.approx(15, abs=1.0)
+    assert np.ptp(low(cam @ level(f).T)) < 0.05
+    still = np.repeat(cam[:1], T, axis=0)                      # on one spot: the trunk tells the vertical
+    g = fit_floor([still])
+    assert not g.fitted and np.degrees(np.arccos(-g.normal[1])) == pytest.approx(15, abs=1.0)
