@@ -111,7 +111,7 @@ def true_up(shared: Path, offset: bool = False):
 
 def angle_errors(pred_m: np.ndarray, gt_m: np.ndarray, up_gt: np.ndarray) -> dict:
     """{angle: (mean |err|, mean err, gt 5-95% range, pred 5-95% range)} in degrees."""
-    a_p, a_g = joint_angles(pred_m), joint_angles(gt_m, up=tuple(up_gt))
+    a_p, a_g = joint_angles(pred_m, up=LAST_CAMERA.get("up", (0.0, -1.0, 0.0))), joint_angles(gt_m, up=tuple(up_gt))
     out = {}
     for k in ANGLES:
         ok = np.isfinite(a_p[k]) & np.isfinite(a_g[k])
@@ -157,6 +157,8 @@ def lift(model, tracks: Tracks, sel: list[int], info) -> np.ndarray:
     (joints3d_camera kept in LAST_CAMERA for the placement numbers)."""
     motion = lift_people(model, tracks, sel[:1], info, Pose3dOptions(video=info.path))
     LAST_CAMERA["joints"] = motion.joints3d_camera[0].astype(np.float64)
+    f = motion.floor
+    LAST_CAMERA["up"] = tuple(f.normal) if f is not None and f.fitted else (0.0, -1.0, 0.0)  # as export.py
     return motion.joints3d[0].astype(np.float64)
 
 
