@@ -396,6 +396,8 @@ def live(
     flip: Flip = True,
     min_cutoff: float = typer.Option(1.0, "--cutoff", min=0.01, help="Causal one-euro smoothing: cutoff at rest, Hz."),
     beta: float = typer.Option(5.0, "--beta", min=0.0, help="Causal one-euro: cutoff rise per body height per second."),
+    focal: Focal = None,
+    height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="Standing height in metres: sets size and distance (default: 1.80)."),
 ):
     """3D joints from a camera, a stream or a file as it plays: causal windows (the newest frame is always
     the last one the network sees), frames dropped rather than falling behind, latency reported.
@@ -410,7 +412,8 @@ def live(
     opts = LiveOptions(source=source, out=out, checkpoint=checkpoint, heads=heads, detector=detector, imgsz=imgsz,
                        detector_runtime=detector_runtime.value,
                        device=_resolve_device(device), realtime=realtime, preview=preview, flip=flip,
-                       seconds=seconds, min_cutoff=min_cutoff, beta=beta, person=person, min_frames=min_frames)
+                       seconds=seconds, min_cutoff=min_cutoff, beta=beta, person=check_person(person),
+                       min_frames=min_frames, focal=focal, height=height)
     run_live(opts, _console())
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from .camera import default_intrinsics, limbs_for_height, place_in_metres
+from .ground import fit_floor
 from .errors import UserError
 from .export import OutputDir, write_pose3d
 from .filters import OneEuroStream
@@ -52,6 +53,8 @@ class LiveOptions:
     stall_s: float = 5.0              # a stream that sends nothing this long has ended
     min_cutoff: float = 1.0           # causal one-euro: Hz at rest
     beta: float = 5.0                 # ...its rise with speed (per body height per second)
+    focal: float | None = None        # as pose3d's --focal (default: the longer frame side)
+    height: float | None = None       # as pose3d's --height (default: an average adult)
 
 
 @dataclass
@@ -291,7 +294,13 @@ def run_live(opts: LiveOptions, console) -> Path:
         if processed == 0 or not any(st.out for st in people.values()):
             raise UserError(f"no person was seen in {opts.source} ({processed} frames processed): check that "
                             f"people are visible, or try --imgsz 960")
-        motion = _assemble(people, last_index + 1, src.fps, size, str(model.source), opts.person, opts.min_frames)
+        try:
+            motion = _assemble(people, last_index + 1, src.fps, size, str(model.source), opts.person,
+                               opts.min_frames, opts.focal, opts.height)
+        except UserError as e:  # e.g. --person 7 never appeared: keep the capture, with everyone in it
+            console.print(f"[yellow]warning:[/] {e}; writing every person instead")
+            motion = _assemble(people, last_index + 1, src.fps, size, str(model.source), "all", 1,
+                               opts.focal, opts.height)
         write_pose3d(outdir, motion)
         lat = np.array(latencies) * 1000
         summary = {"source": opts.source, "fps": src.fps, "frames_read": src.read_count, "frames_processed": processed,
@@ -316,7 +325,7 @@ def run_live(opts: LiveOptions, console) -> Path:
 
 
 def _assemble(people: dict[int, PersonState], T: int, fps: float, size, checkpoint: str, person: str,
-              min_frames: int) -> Motion3D:
+              min_frames: int, focal: float | None = None, height: float | None = None) -> Motion3D:
     """Per-frame live results -> the Motion3D that pose3d writes (dropped and unseen frames are gaps), for
     the people `person` selects as pose3d's --person does."""
     ids = [t for t, st in sorted(people.items()) if st.out]
@@ -333,8 +342,8 @@ def _assemble(people: dict[int, PersonState], T: int, fps: float, size, checkpoi
     kp2d = np.zeros((P, T, 17, 3), np.float32)
     pix, joints, cam = (np.full((P, T, 17, 3), np.nan, np.float32) for _ in range(3))
     scales = np.ones(P, np.float32)
-    focal, centre = default_intrinsics(size, None)
-    limbs = limbs_for_height(None)
+    focal, centre = default_intrinsics(size, focal)
+    limbs = limbs_for_height(height)
     for p, tid in enumerate(tids):
         for t, (k, y, _) in people[tid].out.items():
             kp2d[p, t], pix[p, t] = k, y
@@ -344,7 +353,11 @@ def _assemble(people: dict[int, PersonState], T: int, fps: float, size, checkpoi
     return Motion3D(track_ids=tids, fps=fps, frame_size=size, keypoints2d=kp2d, joints3d=joints,
                     joints3d_pixels=pix, metric_scale=scales, lr_swaps_fixed=np.zeros(P, np.int64),
                     checkpoint=checkpoint, smoothing="one-euro (causal)",
-                    joints3d_camera=cam, focal_length=float(focal))
+                    joints3d_camera=cam, focal_length=float(focal),
+                    principal_point=np.tile(np.asarray(centre, np.float32), (P, 1)),
+                    camera=f"unprojected through a pinhole camera: principal point the frame's centre; focal length "
+                           f"{'given (--focal)' if focal else 'assumed: the longer frame side'}",
+                    floor=fit_floor(list(cam)) if P else None)
 
 
 def _show(image: np.ndarray, active, src: FrameSource, latency: float) -> bool:

@@ -128,3 +128,18 @@ def test_pose3d_interrupted_while_rendering_keeps_the_data_files(tmp_path):
     assert {"motion.npz", "motion.json", "person_1.bvh", "person_1.trc"} <= names, names
     assert not names & {"overlay.mp4", "skeleton3d.mp4"} and not list(tmp_path.glob("*.partial-*"))
     assert np.load(out / "motion.npz")["joints3d"].shape[-2:] == (17, 3)
+
+
+def test_live_bad_person_fails_before_and_an_absent_one_keeps_the_capture(tmp_path):
+    """--person bob is refused before the stream opens; --person 7, who never appears, no longer throws the
+    capture away at the end: every person is written, with a warning (issue 25). --height scales the files."""
+    clip = need(VIDEOS / "sports2d_demo.mp4")
+    res = run_cli("live", clip, "--no-preview", "--person", "bob", "-o", tmp_path / "bad")
+    assert res.returncode == 2 and "--person" in res.stderr and not (tmp_path / "bad").exists()
+    out = tmp_path / "l"
+    res = run_cli("live", clip, "--no-preview", "--every-frame", "--seconds", "3", "--person", "77",
+                  "--height", "1.5", "-o", out)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "writing every person instead" in res.stderr and (out / "live.jsonl").is_file()
+    d = np.load(out / "motion.npz")
+    assert d["joints3d"].shape[0] >= 1 and "principal point" in str(d["camera"])
