@@ -29,7 +29,7 @@ def measure(model, regressor, phenotype: dict) -> dict:
     head = {n: out["bone_poses"][0, i, :3, 3].numpy() for i, n in enumerate(model.bone_labels)}
     kp = dict(zip(regressor.labels, regressor(out)[0].numpy()))
     hip_l, hip_r = head["upperleg01.L"], head["upperleg01.R"]
-    sh_l, sh_r, neck = head["upperarm01.L"], head["upperarm01.R"], head["neck01"]
+    sh_l, neck = head["upperarm01.L"], head["neck01"]
     pelvis = (hip_l + hip_r) / 2
     F = body_axes(hip_l - hip_r, neck - pelvis)
     F[2] *= np.sign((kp["nose"] - pelvis) @ F[2])  # forward is where the nose is

@@ -503,6 +503,7 @@ def train_pose3d_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/train_state.pt."),
     device: Device = typer.Option(Device.auto, "--device", help="Where to train."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for training (default: all cores). Fewer leave room for other work: two processes that each use every core slow each other down many times over."),
+    val: Optional[Path] = typer.Option(None, "--val", help="Evaluate each epoch on this VideoPose3D 3D file's Validate/ subjects with the ground-truth 2D beside it (data_2d_<name>_gt.npz); the best P-MPJPE picks best.bin."),
 ):
     """Train a 2D-to-3D lifter (DSTformer) from 3D motion, with 2D made by random virtual cameras.
 
@@ -518,7 +519,6 @@ def train_pose3d_cmd(
     cfg = TrainConfig.from_file(config, epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
                                 lr=lr, precision=precision.value if precision else None, seed=seed)
     console = _console()
-    log_path = Path(out) / "log.jsonl"
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
@@ -535,14 +535,21 @@ def train_pose3d_cmd(
 
         def log(msg):
             prog.console.print(msg, markup=False, highlight=False)
-            if msg.startswith("{"):
-                with open(log_path, "a") as f:
-                    f.write(msg + "\n")
 
         best = train_pose3d([str(d) for d in data], out, cfg, init=str(init) if init else None, resume=resume,
-                            device=_resolve_device(device), num_heads=heads, log=log, progress=progress)
+                            device=_resolve_device(device), num_heads=heads, log=log, progress=progress,
+                            val=_val_spec(val) if val else None)
     if int(os.environ.get("RANK", 0)) == 0:
         console.print(f"best checkpoint: {best}")
+
+
+def _val_spec(path: Path) -> dict:
+    """--val FILE: evaluate_videopose3d's arguments for FILE and the ground-truth 2D beside it, checked now."""
+    p = Path(path)
+    two_d = p.with_name(p.name.replace("data_3d_", "data_2d_").replace(".npz", "_gt.npz"))
+    if not p.is_file() or not two_d.is_file():
+        raise UserError(f"--val {p}: needs the VideoPose3D 3D file and its ground-truth 2D beside it ({two_d.name})")
+    return {"data3d": str(p), "data2d": str(two_d), "subjects": ["Validate/"], "actions": ["Walking", "Jog", "Box"]}
 
 
 @train_app.command("action")

@@ -15,8 +15,8 @@ import numpy as np
 from .camera import Camera, look_at, orbit_eye, to_pixels, unproject
 from .errors import UserError
 from .lift import lift_sequence
-from .mocap import (H36M_OF_HUMANEVA, humaneva_intrinsics, humaneva_to_h36m, load_humaneva_cameras,
-                    quat_to_matrix, read_npz)
+from .mocap import (H36M_OF_HUMANEVA, humaneva_camera_frame, humaneva_intrinsics, humaneva_to_h36m,
+                    load_humaneva_cameras, read_npz)
 
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -52,13 +52,6 @@ def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 def p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return mpjpe(procrustes_align(pred, gt), gt)
-
-
-def _camera_frame(world_zup: np.ndarray, ext: dict) -> np.ndarray:
-    """HumanEva world (z up, metres) -> camera frame (metres): X_cam = R^T (X - t), t given in mm."""
-    R = quat_to_matrix(ext["orientation"])
-    t = np.asarray(ext["translation"], float) / 1000.0
-    return (world_zup - t) @ R
 
 
 def _extrinsics(table: dict | None, subject: str, cam: int):
@@ -119,7 +112,7 @@ def videopose3d_views(data3d: str | Path, data2d: str | Path | None = None, *, s
                     kp = np.concatenate([kp, np.ones(kp.shape[:-1] + (1,))], -1)
                 ext = _extrinsics(ext_table, subject, cam)
                 focal, centre = humaneva_intrinsics(int_table, cam) if ext is not None else (None, None)
-                yield EvalView(subject, base, cam, kp, _camera_frame(gtw, ext) if ext is not None else gtw,
+                yield EvalView(subject, base, cam, kp, humaneva_camera_frame(gtw, ext) if ext is not None else gtw,
                                focal, centre)
 
 

@@ -243,6 +243,18 @@ def humaneva_intrinsics(table: dict | None, cam: int) -> tuple[float | None, tup
     return (float(c["fx"]) + float(c["fy"])) / 2, (float(c["cx"]), float(c["cy"]))
 
 
+def humaneva_extrinsics(e: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One HumanEva camera's extrinsics json entry -> (R: camera axes in the z-up world, i.e. camera -> world;
+    centre t in metres). The file's convention: X_cam = R^T (X_world - t), t given in mm."""
+    return quat_to_matrix(e["orientation"]), np.asarray(e["translation"], float) / 1000.0
+
+
+def humaneva_camera_frame(world_zup: np.ndarray, e: dict) -> np.ndarray:
+    """HumanEva world points [..., 3] (z up, metres) -> that camera's frame (metres)."""
+    R, t = humaneva_extrinsics(e)
+    return (world_zup - t) @ R
+
+
 def humaneva_cameras(folder: Path, subject: str) -> list | None:
     """The subject's real cameras (camera.Camera, Y-up world) from the HumanEva json files beside the data."""
     cams = load_humaneva_cameras(folder)
@@ -256,8 +268,7 @@ def humaneva_cameras(folder: Path, subject: str) -> list | None:
         f, c = humaneva_intrinsics(cams["intrinsics"], k)
         if f is None:
             continue
-        R = quat_to_matrix(e["orientation"])            # camera -> world (z-up)
-        t = np.asarray(e["translation"], float) / 1000.0
+        R, t = humaneva_extrinsics(e)                   # camera -> world (z-up), centre
         # Our Y-up world is (x, z, -y) of theirs: fold that change of axes into R and the camera centre.
         A = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # y-up -> z-up
         out.append(Camera(R=A.T @ R, centre=zup_to_yup(t), f=f, c=c))

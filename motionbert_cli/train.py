@@ -183,8 +183,9 @@ def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str |
                  val: dict | None = None, log=print, progress=None) -> Path:
     """Train and return the path of the best checkpoint (ours: `best.bin`; `last.bin` each epoch).
 
-    val: optional {'data3d': ..., 'data2d': ..., 'subjects': [...], 'actions': [...]} evaluated each epoch;
-    the best P-MPJPE picks `best.bin` (else the lowest training loss does).
+    val: optional {'data3d': ..., 'data2d': ..., 'subjects': [...], 'actions': [...]} evaluated each epoch
+    (`train pose3d --val`); the best P-MPJPE picks `best.bin` (else the lowest training loss does). Each epoch's
+    numbers are appended to OUT/log.jsonl.
     """
     rank, world, local_rank = _dist_info()
     if device == "auto":
@@ -296,6 +297,8 @@ def train_pose3d(data: list[str], out: str | Path, cfg: TrainConfig, init: str |
                 score = res["overall"]["p_mpjpe"]
             model.train()
             history.append(record)
+            with open(out / "log.jsonl", "a") as f:  # one line per epoch, whoever calls us
+                f.write(json.dumps(record) + "\n")
             meta_e = {**meta, "history": history, "epoch": epoch + 1}
             save_model(model, out / "last.bin", meta_e)
             if score < best:

@@ -1,6 +1,8 @@
 """Run inside Blender: import a BVH as Blender's own importer does and dump every bone's head, per frame,
 in Blender's world (Z up). Usage: blender -b --factory-startup --python import_bvh.py -- IN.bvh OUT.json"""
-import builtins, json, sys
+import builtins
+import json
+import sys
 import bpy
 _open = builtins.open
 def _open_no_u(file, mode="r", *a, **k):  # Blender 3.4's importer asks for 'rU', gone in Python 3.11
