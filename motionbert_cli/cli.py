@@ -18,7 +18,7 @@ from .errors import UserError
 HELP = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 app = typer.Typer(
     name="motionbert",
-    help="MotionBERT from a video: 3D joints (pose3d), action labels (action) and SMPL meshes (mesh).",
+    help="MotionBERT from a video: 3D joints (pose3d), action labels (action) and body meshes (mesh).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -80,10 +80,10 @@ def _console():
 
 
 def _threads() -> None:
-    """Use every core for torch (Ultralytics and OMP_NUM_THREADS=1 elsewhere would pin us to one)."""
-    import torch
+    """torch on the process's thread count (threads.py: `motionbert --threads`, default every core)."""
+    from .threads import use_cpu_threads
 
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    use_cpu_threads()
 
 
 def _resolve_device(device: Device) -> str:
@@ -106,8 +106,13 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
-    """MotionBERT from a video: 3D joints (pose3d), action labels (action) and SMPL meshes (mesh)."""
+                                       help="Print the version and exit."),
+          threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for every stage (default: all cores). Fewer leave room for other work: two processes that each use every core slow each other down many times over.")) -> None:
+    """MotionBERT from a video: 3D joints (pose3d), action labels (action) and body meshes (mesh)."""
+    if threads:  # before torch is imported (commands import it lazily): OpenMP reads it once
+        from .threads import ENV
+
+        os.environ[ENV] = os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
 def check_person(person: str) -> str:
@@ -502,20 +507,16 @@ def train_pose3d_cmd(
     seed: Optional[int] = typer.Option(None, "--seed", help=f"Random seed of sampling and initialisation (default: {_TRAIN_DEFAULTS.seed}, or the --config file's)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/train_state.pt."),
     device: Device = typer.Option(Device.auto, "--device", help="Where to train."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for training (default: all cores). Fewer leave room for other work: two processes that each use every core slow each other down many times over."),
     val: Optional[Path] = typer.Option(None, "--val", help="Evaluate each epoch on this VideoPose3D 3D file's Validate/ subjects with the ground-truth 2D beside it (data_2d_<name>_gt.npz); the best P-MPJPE picks best.bin."),
 ):
     """Train a 2D-to-3D lifter (DSTformer) from 3D motion, with 2D made by random virtual cameras.
 
     Runs with DDP when started by torchrun: torchrun --nproc-per-node N -m motionbert_cli train pose3d ...
     """
-    import torch
 
     from .train import TrainConfig, train_pose3d
 
     _threads()
-    if threads:
-        torch.set_num_threads(threads)
     cfg = TrainConfig.from_file(config, epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
                                 lr=lr, precision=precision.value if precision else None, seed=seed)
     console = _console()
@@ -569,20 +570,16 @@ def train_action_cmd(
     detector: Detector = None,
     imgsz: Imgsz = 640,
     device: DeviceOpt = Device.auto,
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores)."),
 ):
     """Train an action classifier on your own classes, on top of a MotionBERT backbone.
 
     The checkpoint works with `motionbert action -c OUT/action.bin clip.mp4`."""
-    import torch
     from rich.table import Table
 
     from .action_train import ActionTrainConfig, train_action
     from .progress import Stages
 
     _threads()
-    if threads:
-        torch.set_num_threads(threads)
     cfg = ActionTrainConfig(steps=steps, epochs=epochs, views=views, lr=lr, val_split=val_split,
                             finetune_backbone=finetune_backbone, seed=seed)
     console = _console()

@@ -255,10 +255,11 @@ class PoseDetector:
         if runtime == "int8" and importlib.util.find_spec("nncf") is None:
             raise UserError("--detector-runtime int8 needs the nncf package to make the int8 model: pip install "
                             "nncf (or use --detector-runtime openvino)")
-        import torch
         from ultralytics import YOLO
 
-        self._threads = torch.get_num_threads() if torch.get_num_threads() > 1 else (os.cpu_count() or 1)
+        from .threads import cpu_threads
+
+        self._threads = cpu_threads()
         try:
             self.model = YOLO(str(w), task="pose")
         except Exception as e:  # noqa: BLE001 - any load failure is a bad weights file for the user

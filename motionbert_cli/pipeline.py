@@ -5,13 +5,11 @@ video --decode/detect/track--> Tracks (COCO-17 pixels) --to H36M, gap filling, n
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .camera import default_intrinsics, limbs_for_height, place_in_metres
 from .ground import fit_floor
@@ -28,6 +26,7 @@ from .progress import Stages
 from .render import plot_angles, render_pose3d_videos
 from .results import Motion3D
 from .tracks import Tracks, fix_swaps, select_tracks, stitch_tracks
+from .threads import use_cpu_threads
 from .video import VideoInfo, probe, read_frames, segment
 
 @dataclass
@@ -112,7 +111,7 @@ def find_people(info: VideoInfo, people: PeopleOptions, stages: Stages,
     tracks = get_tracks(info, people.keypoints, people.detector, people.device, people.imgsz, stages,
                         people.keypoint_order, people.fix_swaps, read, people.detector_runtime, people.detect_every)
     sel = select_tracks(tracks, people.person, people.min_frames)
-    torch.set_num_threads(os.cpu_count() or 1)  # in case a detector elsewhere lowered it for the process
+    use_cpu_threads()  # in case a detector elsewhere lowered it for the process
     return tracks, sel
 
 

@@ -46,8 +46,8 @@ def test_train_action_on_3d_examples_and_use_the_checkpoint(tmp_path):
     rng = np.random.default_rng(0)
     for kind in ("wave", "squat"):
         write_class(tmp_path / "data" / kind, kind, 4, rng)
-    res = run_cli("train", "action", "--data", tmp_path / "data", "--out", tmp_path / "out", "--views", "40",
-                  "--steps", "300", "--val-split", "0.25", "--threads", "1")
+    res = run_cli("--threads", "1", "train", "action", "--data", tmp_path / "data", "--out", tmp_path / "out",
+                  "--views", "40", "--steps", "300", "--val-split", "0.25")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "validation accuracy" in res.stdout and "confusion" in res.stdout
     rep = json.loads((tmp_path / "out/report.json").read_text())
@@ -70,8 +70,8 @@ def test_action_cli_with_a_trained_checkpoint(tmp_path):
     rng = np.random.default_rng(1)
     for kind in ("wave", "squat"):
         write_class(tmp_path / "data" / kind, kind, 3, rng)
-    assert run_cli("train", "action", "--data", tmp_path / "data", "--out", tmp_path / "out", "--views", "30",
-                   "--steps", "300", "--val-split", "0", "--threads", "1").returncode == 0
+    assert run_cli("--threads", "1", "train", "action", "--data", tmp_path / "data", "--out", tmp_path / "out",
+                   "--views", "30", "--steps", "300", "--val-split", "0").returncode == 0
     # a 2D keypoint file of a squat (H36M order, with names), as pose3d writes them
     cfg = ActionTrainConfig()
     ex = Example(0, None, motion=Motion(arm_motion("squat", 90, 1.0, 0.0), 30.0, "squat"))
