@@ -62,7 +62,8 @@ def test_single_person_outputs(single):
     row = lines[1].split(",")  # the first row is the first frame the person is seen, numbered as the video
     assert int(row[0]) == k and row[2] == "pelvis"
     np.testing.assert_allclose(np.array(row[3:], float), d["joints3d"][0, k, 0], atol=1e-4)
-    # an OpenSim marker file: the camera-frame joints turned Y-up, empty fields where the person is not seen
+    # an OpenSim marker file: the camera-frame joints turned level (files_from_camera) and Y-up, empty fields
+    # where the person is not seen
     trc = (single / f"person_{tid}.trc").read_text().splitlines()
     assert trc[0].startswith("PathFileType\t4\t(X/Y/Z)")
     rate, _, n_frames, n_markers, units = trc[2].split("\t")[:5]
@@ -72,7 +73,10 @@ def test_single_person_outputs(single):
     assert len(rows) == 100 and all(len(r) == 2 + 51 for r in rows)
     assert int(rows[k][0]) == k  # the same frame numbers as the CSV and the npz
     vals = np.array(rows[k][2:], float).reshape(17, 3)
-    np.testing.assert_allclose(vals, d["joints3d_camera"][0, k] * [1, -1, -1], atol=1e-4)
+    R = d["files_from_camera"]
+    assert np.allclose(R @ R.T, np.eye(3), atol=1e-5) and np.linalg.det(R) == pytest.approx(1, abs=1e-5)
+    level_cam = d["joints3d_camera"][0] @ R.T  # [T, 17, 3] the camera frame turned so the floor is horizontal
+    np.testing.assert_allclose(vals, level_cam[k] * [1, -1, -1], atol=1e-4)
     # a BVH animation: all 100 frames at the video's rate, on the TRC's axes lifted by bvh_floor_m, its
     # pelvis exactly on the 3D and its other joints within a fixed-length skeleton's reach
     pos, bvh_fps = read_bvh_positions(single / f"person_{tid}.bvh")
@@ -81,7 +85,7 @@ def test_single_person_outputs(single):
     np.testing.assert_allclose(pos["Hips"][k], vals[0] + lift, atol=1e-4)
     assert abs(pos["LeftFoot"][present, 1].min()) < 0.15  # feet on the floor
     for name, j in (("LeftLeg", 5), ("RightArm", 14), ("Head", 10)):
-        err = np.linalg.norm(pos[name][present] - (d["joints3d_camera"][0, present, j] * [1, -1, -1] + lift), axis=-1)
+        err = np.linalg.norm(pos[name][present] - (level_cam[present, j] * [1, -1, -1] + lift), axis=-1)
         assert np.median(err) < 0.08, (name, np.median(err))
 
     def reject(c):
