@@ -9,7 +9,10 @@ must not grow with video length). Then `motionbert live` on the 720p clip played
 latency (capture -> 3D) and processed frames/s.
 
     python benchmarks/bench_pipeline.py [--checkpoint PATH --heads N] [--shared ../shared] [--runtimes pytorch,auto]
-                                        [--no-loop] [--no-live]
+                                        [--detect-every 1,2] [--only-720p] [--no-loop] [--no-live]
+
+--detect-every crosses each runtime with pose3d's --detect-every values (the detector on every Nth frame, 2D
+interpolated between); --only-720p keeps the 1280x720 30 fps one-person clip (issue 24's target) alone.
 """
 from __future__ import annotations
 
@@ -119,6 +122,8 @@ def main():
     ap.add_argument("--checkpoint")
     ap.add_argument("--heads")
     ap.add_argument("--runtimes", default="pytorch,auto", help="detector runtimes to compare (--detector-runtime)")
+    ap.add_argument("--detect-every", default="1", help="pose3d --detect-every values to cross with the runtimes")
+    ap.add_argument("--only-720p", action="store_true", help="only the 1280x720 30 fps one-person clip")
     ap.add_argument("--no-loop", action="store_true")
     ap.add_argument("--no-live", action="store_true")
     args = ap.parse_args()
@@ -129,6 +134,9 @@ def main():
     if args.heads:
         extra += ["--heads", args.heads]
     runtimes = args.runtimes.split(",")
+    # (label, pose3d options) per detector setting; the last one is also timed with rendering
+    settings = [(rt if ev == "1" else f"{rt}, every {ev}", ["--detector-runtime", rt, "--detect-every", ev])
+                for rt in runtimes for ev in args.detect_every.split(",")]
     rows, live = [], []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -138,25 +146,26 @@ def main():
                                                                   (1280, 720)), ["--person", "all"]),
                  ("pose2sim cam01 (1080x1920, 1 person)", videos / "pose2sim_single/cam01.mp4", []),
                  ("sports2d demo (1768x994, 2 people)", videos / "sports2d_demo.mp4", ["--person", "all"])]
-        if not args.no_loop:
+        if args.only_720p:
+            clips = clips[:1]
+        elif not args.no_loop:
             clips.append(("cam01 looped 4x", looped(videos / "pose2sim_single/cam01.mp4", 4, tmp / "loop4.mp4"), []))
         # one untimed run per runtime first: the OpenVINO export of each frame size is made once and cached
         for rt in runtimes:
-            for _, path, more in clips[:4]:
+            for _, path, more in clips[:min(4, len(clips))]:
                 run(path, extra + more + ["--no-render", "--detector-runtime", rt, "--end", "15f"],
                     tmp / f"warm{rt}{path.stem}")
         for name, path, more in clips:
             dec, n = decode_time(path)
-            for rt in runtimes:
+            for label, opts in settings:
                 for render in (False, True):
-                    if render and rt != runtimes[-1]:
+                    if render and label != settings[-1][0]:
                         continue  # rendering costs the same whichever runtime detected
-                    r = run(path, extra + more + ["--detector-runtime", rt] + ([] if render else ["--no-render"]),
-                            tmp / f"out{len(rows)}")
-                    rows.append((name, n, dec, rt, render, r))
+                    r = run(path, extra + more + opts + ([] if render else ["--no-render"]), tmp / f"out{len(rows)}")
+                    rows.append((name, n, dec, label, render, r))
         if not args.no_live:
-            for rt in runtimes:
-                live.append((rt, run(clip720, extra + ["--detector-runtime", rt, "--no-preview"], tmp / f"live{rt}",
+            for k, rt in enumerate(runtimes):
+                live.append((rt, run(clip720, extra + ["--detector-runtime", rt, "--no-preview"], tmp / f"live{k}",
                                      command="live")))
     print(f"motionbert pose3d end to end, {os.cpu_count()} CPU cores (times in seconds; frames/s = frames / total, "
           f"the command's own time after its imports; wall adds Python start-up and imports)")

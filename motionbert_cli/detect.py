@@ -201,7 +201,7 @@ def int8_openvino_model(weights: Path, shape: tuple[int, int]) -> Path:
     f32 = openvino_model(weights, shape)
     if importlib.util.find_spec("nncf") is None:
         raise UserError("the int8 detector is made with the nncf package, which is not installed: pip install "
-                        "nncf, or use --detector-runtime openvino")
+                        "'motionbert-cli[int8]', or use --detector-runtime openvino")
     import logging
 
     import openvino as ov
@@ -234,8 +234,9 @@ def int8_openvino_model(weights: Path, shape: tuple[int, int]) -> Path:
 class PoseDetector:
     """YOLO pose with tracking, one frame at a time (the tracker needs frames in order).
 
-    runtime: 'auto' (on CPU: OpenVINO int8 when openvino and nncf are installed, else OpenVINO f32, else
-    PyTorch), 'int8', 'openvino' (f32) or 'pytorch'. The OpenVINO model is made for the first frame's size
+    runtime: 'auto' (on CPU: OpenVINO f32 when openvino is installed, else PyTorch), 'int8' (opt-in: 1.2-1.4x
+    faster than f32 but +1.1-1.6 mm N-MPJPE on Human3.6M S9, over issue 24's 1 mm gate), 'openvino' (f32) or
+    'pytorch'. The OpenVINO model is made for the first frame's size
     (the shape PyTorch would letterbox it to); notice(msg) is told which runtime runs and why."""
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu", imgsz: int = 640,
@@ -254,7 +255,7 @@ class PoseDetector:
             raise UserError(f"--detector-runtime {runtime} needs the openvino package: pip install openvino")
         if runtime == "int8" and importlib.util.find_spec("nncf") is None:
             raise UserError("--detector-runtime int8 needs the nncf package to make the int8 model: pip install "
-                            "nncf (or use --detector-runtime openvino)")
+                            "'motionbert-cli[int8]' (or use --detector-runtime openvino)")
         from ultralytics import YOLO
 
         from .threads import cpu_threads
@@ -280,13 +281,10 @@ class PoseDetector:
         self._frame_shape = tuple(frame_shape[:2])
         if self.runtime == "auto":
             if not openvino_available():
-                self.notice("detector: PyTorch (pip install openvino nncf for faster detection on CPU)")
+                self.notice("detector: PyTorch (pip install openvino for faster detection on CPU)")
                 self.runtime = "pytorch"
-            elif importlib.util.find_spec("nncf") is None:
-                self.notice("detector: OpenVINO f32 (pip install nncf for the faster int8 detector)")
+            else:  # int8 stays opt-in: it costs more 3D accuracy than the gate allows (issue 24)
                 self.runtime = "openvino"
-            else:
-                self.runtime = "int8"
         if self.runtime == "pytorch":
             return
         from ultralytics import YOLO
