@@ -44,10 +44,10 @@ from motionbert_cli.angles import ANGLES, joint_angles  # noqa: E402
 from motionbert_cli.detect import cache_dir  # noqa: E402
 from motionbert_cli.evaluate import evaluate_videopose3d, n_mpjpe, procrustes_align  # noqa: E402
 from motionbert_cli.keypoints import H36M_JOINTS  # noqa: E402
-from motionbert_cli.lift import LifterEnsemble  # noqa: E402
+from motionbert_cli.lift import LifterEnsemble, load_pose3d  # noqa: E402
 from motionbert_cli.checkpoint import load_model  # noqa: E402
-from motionbert_cli.pipeline import (PeopleOptions, Pose3dOptions, find_people, lift_people,  # noqa: E402
-                                     load_pose3d)
+from motionbert_cli.people import PeopleOptions, find_people  # noqa: E402
+from motionbert_cli.pipeline import Pose3dOptions, lift_people  # noqa: E402
 from motionbert_cli.progress import Stages  # noqa: E402
 from motionbert_cli.tracks import Tracks  # noqa: E402
 from motionbert_cli.video import probe  # noqa: E402

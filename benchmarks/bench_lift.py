@@ -18,7 +18,7 @@ import torch
 
 from motionbert_cli.evaluate import videopose3d_views
 from motionbert_cli.lift import lift_sequence, lift_window_count, members
-from motionbert_cli.pipeline import load_pose3d
+from motionbert_cli.lift import load_pose3d
 
 ROOT = Path(__file__).resolve().parent.parent
 

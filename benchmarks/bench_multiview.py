@@ -42,8 +42,9 @@ from rich.console import Console
 
 from motionbert_cli.camera import default_intrinsics, limb_lengths, root_trajectory, smoothing_frames, unproject
 from motionbert_cli.evaluate import n_mpjpe, p_mpjpe
-from motionbert_cli.lift import lift_sequence
-from motionbert_cli.pipeline import PeopleOptions, Pose3dOptions, load_pose3d, run_pose3d, smooth_person
+from motionbert_cli.lift import lift_sequence, load_pose3d
+from motionbert_cli.people import PeopleOptions
+from motionbert_cli.pipeline import Pose3dOptions, run_pose3d, smooth_person
 
 ROOT = Path(__file__).resolve().parent.parent
 # Scored joints: all but nose and head top, which come from face keypoints that views from behind lack.

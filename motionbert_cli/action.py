@@ -21,7 +21,7 @@ from .errors import UserError
 from .fileio import atomic_path
 from .keypoint_files import keypoint_extent, read_keypoints_file
 from .keypoints import coco_to_h36m, crop_scale, halpe_to_h36m, to_h36m
-from .pipeline import get_tracks
+from .people import get_tracks
 from .video import probe
 
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}

@@ -22,6 +22,7 @@ from torch import nn
 
 from .action import KEYPOINT_EXTS, VIDEO_EXTS, clip_keypoints, prepare_windows
 from .checkpoint import CheckpointError, default_checkpoint, load_model, save_model
+from .detect import DEFAULT_IMGSZ
 from .errors import UserError
 from .heads import ActionConfig, ActionNet
 from .keypoints import H36M_FLIP_PERM
@@ -246,7 +247,7 @@ def evaluate(model: ActionNet, inputs: list[np.ndarray], labels: np.ndarray, k: 
 
 def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | None = None,
                  val_dir: Path | None = None, heads: int | None = None, detector=None, device: str = "cpu",
-                 imgsz: int = 640, stages=None, log=print) -> TrainReport:
+                 imgsz: int = DEFAULT_IMGSZ, stages=None, log=print) -> TrainReport:
     """Train, evaluate on the held-out files, write `out/action.bin` (with its class names) and
     `out/report.json`. Returns the report."""
     t_start = time.perf_counter()

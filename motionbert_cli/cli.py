@@ -11,6 +11,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from . import stop
+from .detect import DEFAULT_IMGSZ
 from .errors import UserError
 
 # Plain (click) help rather than Rich panels: at 80 columns Rich gave option help a 22-character column
@@ -149,7 +150,7 @@ Focal = Annotated[Optional[float], typer.Option("--focal", min=1.0, help="Focal 
 
 def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device, runtime,
             detect_every="1"):
-    from .pipeline import PeopleOptions
+    from .people import PeopleOptions
 
     return PeopleOptions(detector=detector, imgsz=imgsz, detector_runtime=runtime.value, keypoints=keypoints,
                          keypoint_order=keypoint_order.value,
@@ -171,7 +172,7 @@ def pose3d(
     person: Person = "auto",
     min_frames: MinFrames = 10,
     fix_swaps: FixSwaps = True,
-    imgsz: Imgsz = 640,
+    imgsz: Imgsz = DEFAULT_IMGSZ,
     detector_runtime: Runtime = DetectorRuntime.auto,
     detect_every: DetectEvery = "1",
     device: DeviceOpt = Device.auto,
@@ -193,7 +194,8 @@ def pose3d(
     and 3D videos. Several videos share one loaded lifter; one that fails does not stop the others. With
     --keypoints and no video, the keypoints alone are lifted."""
     from .action import VIDEO_EXTS
-    from .pipeline import Pose3dOptions, load_pose3d, run_pose3d
+    from .lift import load_pose3d
+    from .pipeline import Pose3dOptions, run_pose3d
 
     files = _expand_videos(videos or [], VIDEO_EXTS)
     video = files[0] if len(files) == 1 else None
@@ -278,7 +280,7 @@ def action(
     min_score: float = typer.Option(0.4, "--min-score", min=0.0, max=1.0, help="Below this top score the answer is 'unsure' (classifiers)."),
     min_margin: float = typer.Option(0.1, "--min-margin", min=0.0, max=1.0, help="--gallery: 'unsure' when the best action leads the next by less than this share of the next's distance to a perfect match."),
     detector: Detector = None,
-    imgsz: Imgsz = 640,
+    imgsz: Imgsz = DEFAULT_IMGSZ,
     device: DeviceOpt = Device.auto,
 ):
     """Recognise the action in CLIP, or match it against your own examples (--gallery).
@@ -390,7 +392,7 @@ def live(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint: official MotionBERT .bin or ours (default: the shipped 27-frame lifter)."),
     heads: Heads = None,
     detector: Detector = None,
-    imgsz: Imgsz = 640,
+    imgsz: Imgsz = DEFAULT_IMGSZ,
     detector_runtime: Runtime = DetectorRuntime.auto,
     device: DeviceOpt = Device.auto,
     realtime: bool = typer.Option(True, "--realtime/--every-frame", help="Files: play at their own speed and drop frames when behind (as a camera would), or process every frame."),
@@ -441,7 +443,7 @@ def mesh(
     person: Person = "auto",
     min_frames: MinFrames = 10,
     fix_swaps: FixSwaps = True,
-    imgsz: Imgsz = 640,
+    imgsz: Imgsz = DEFAULT_IMGSZ,
     detector_runtime: Runtime = DetectorRuntime.auto,
     device: DeviceOpt = Device.auto,
     flip: Flip = True,
@@ -568,7 +570,7 @@ def train_action_cmd(
     seed: int = typer.Option(0, "--seed", help="Random seed of the split, views and initialisation."),
     heads: Heads = None,
     detector: Detector = None,
-    imgsz: Imgsz = 640,
+    imgsz: Imgsz = DEFAULT_IMGSZ,
     device: DeviceOpt = Device.auto,
 ):
     """Train an action classifier on your own classes, on top of a MotionBERT backbone.
@@ -624,7 +626,7 @@ def eval_pose3d_cmd(
     from .evaluate import evaluate_file
     from .fileio import write_json_atomic
     from .lift import members
-    from .pipeline import load_pose3d
+    from .lift import load_pose3d
 
     _threads()
     model = load_pose3d(checkpoint, heads, _resolve_device(device))

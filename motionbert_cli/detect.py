@@ -33,6 +33,7 @@ from .errors import UserError
 from .tracks import Tracks
 
 DEFAULT_WEIGHTS_NAME = "yolo11n-pose.pt"
+DEFAULT_IMGSZ = 640  # the detector's input size (--imgsz): YOLO11n-pose's training size
 
 
 def cache_dir() -> Path:
@@ -77,7 +78,7 @@ CALIBRATION_DIR = Path(__file__).resolve().parent / "data" / "detector_calibrati
 FLOAT_SCOPE_PREFIX = "__module.model.23"
 
 
-def letterbox_shape(height: int, width: int, imgsz: int = 640, stride: int = 32) -> tuple[int, int]:
+def letterbox_shape(height: int, width: int, imgsz: int = DEFAULT_IMGSZ, stride: int = 32) -> tuple[int, int]:
     """The (h, w) network input Ultralytics' PyTorch predictor gives a height x width frame at `imgsz`: the long
     side scaled to imgsz, the short side padded up to a multiple of the stride (1280x720 -> (384, 640))."""
     r = min(imgsz / height, imgsz / width)
@@ -239,7 +240,7 @@ class PoseDetector:
     'pytorch'. The OpenVINO model is made for the first frame's size
     (the shape PyTorch would letterbox it to); notice(msg) is told which runtime runs and why."""
 
-    def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu", imgsz: int = 640,
+    def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu", imgsz: int = DEFAULT_IMGSZ,
                  conf: float = 0.25, tracker: str = "bytetrack.yaml", runtime: str = "auto",
                  notice: Callable[[str], None] | None = None):
         _prepare_ultralytics_env()

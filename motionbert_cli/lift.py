@@ -220,3 +220,19 @@ def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, b
             progress(len(chunk))
     with np.errstate(invalid="ignore", divide="ignore"):
         return acc / wsum.reshape((T,) + (1,) * (acc.ndim - 1))
+
+
+def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
+    """The lifter `checkpoint`, or with None the shipped pair (27- and 81-frame windows, averaged: a
+    LifterEnsemble; pass -c motionbert_cli/weights/motionbert_cpu_pose3d.bin for the 27-frame one alone, half the work)."""
+    from .checkpoint import DEFAULT_POSE3D_W81, default_checkpoint, load_model
+    from .errors import UserError
+
+    ckpts = [checkpoint] if checkpoint else [default_checkpoint(), default_checkpoint(name=DEFAULT_POSE3D_W81)]
+    models = []
+    for ckpt in ckpts:
+        model = load_model(ckpt, task="pose3d", num_heads=heads, device=device)
+        if model.cfg.dim_out != 3:
+            raise UserError(f"{ckpt}: its output head gives {model.cfg.dim_out} channels, not 3D joints")
+        models.append(model)
+    return models[0] if len(models) == 1 else LifterEnsemble(models)

@@ -23,6 +23,7 @@ import torch
 
 from .camera import default_intrinsics, limbs_for_height, place_in_metres
 from .ground import fit_floor
+from .detect import DEFAULT_IMGSZ
 from .errors import UserError
 from .export import OutputDir, write_pose3d
 from .filters import OneEuroStream
@@ -40,7 +41,7 @@ class LiveOptions:
     checkpoint: Path | None = None
     heads: int | None = None
     detector: str | None = None
-    imgsz: int = 640
+    imgsz: int = DEFAULT_IMGSZ
     detector_runtime: str = "auto"
     device: str = "cpu"
     realtime: bool = True             # files: play at their own speed, dropping frames when behind
@@ -231,7 +232,7 @@ def run_live(opts: LiveOptions, console) -> Path:
     """Run until the source ends, stalls, `opts.seconds` pass, or Ctrl-C / SIGTERM; then write the files."""
     from .checkpoint import default_checkpoint
     from .detect import PoseDetector
-    from .pipeline import load_pose3d
+    from .lift import load_pose3d
 
     # One network, not pose3d's default pair: the 27-frame lifter alone keeps each frame's latency low.
     model = load_pose3d(opts.checkpoint or default_checkpoint(), opts.heads, opts.device)

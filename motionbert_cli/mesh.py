@@ -26,7 +26,8 @@ from .errors import UserError
 from .export import OutputDir, write_mesh
 from .fileio import write_json_atomic
 from .lift import lift_sequence
-from .pipeline import PeopleOptions, find_people, load_pose3d, prepare_person
+from .lift import load_pose3d
+from .people import PeopleOptions, find_people, prepare_person
 from .progress import Stages
 from .render import render_mesh_video
 from .results import MeshResult

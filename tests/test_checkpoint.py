@@ -58,7 +58,7 @@ def test_default_lifter_is_the_shipped_pair_and_a_checkpoint_is_used_alone():
     shipped files are plain checkpoints any command loads (official layout inside, box ratio 1.2)."""
     from motionbert_cli.checkpoint import DEFAULT_POSE3D_W81, default_checkpoint
     from motionbert_cli.lift import LifterEnsemble
-    from motionbert_cli.pipeline import load_pose3d
+    from motionbert_cli.lift import load_pose3d
 
     pair = load_pose3d(None, None, "cpu")
     assert isinstance(pair, LifterEnsemble)

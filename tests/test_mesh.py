@@ -8,7 +8,7 @@ from conftest import FIXTURES, VIDEOS, need, run_cli
 from motionbert_cli import load_model
 from motionbert_cli.checkpoint import _read, official_state_dict
 from motionbert_cli.mesh import flip_params, orthonormalise
-from motionbert_cli.pipeline import prepare_person
+from motionbert_cli.people import prepare_person
 from test_cli_pose3d import one_line_error
 
 
