@@ -152,6 +152,37 @@ def _to_pixels(y: np.ndarray, box) -> np.ndarray:
 
 
 @torch.no_grad()
+def lift_pixel_windows(model: torch.nn.Module, windows: list[np.ndarray], *, flip: bool = True,
+                       precision: str = "fp32", fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                       flip_output: Callable[[torch.Tensor], torch.Tensor] | None = None) -> list[np.ndarray | None]:
+    """The one crop -> network (+ flip) -> un-crop step that lift_sequence (pixels=True) and live share.
+
+    windows: [W_k, 17, 3] pixels + confidence each (lengths may differ). Returns each window's output
+    [W_k, 17, C] with x, y in pixels and depth in pixels, or None where too few joints are confident to
+    normalise by. Each window is normalised by its own box (crop_box with the model's box_ratio); windows of
+    one length go through the network as one batch, in the order given."""
+    fn = fn or model
+    flip_output = flip_output or flip_h36m
+    device = next(model.parameters()).device
+    boxes = [crop_box(w, model.cfg.box_ratio) for w in windows]
+    outs: list[np.ndarray | None] = [None] * len(windows)
+    by_len: dict[int, list[int]] = {}
+    for k, (w, b) in enumerate(zip(windows, boxes)):
+        if b is not None:
+            by_len.setdefault(len(w), []).append(k)
+    for ks in by_len.values():
+        inp = torch.stack([torch.from_numpy(apply_crop(windows[k], boxes[k]).astype(np.float32)) for k in ks])
+        inp = inp.to(device)
+        with autocast_context(device, precision):
+            out = fn(inp).float()
+            if flip:
+                out = (out + flip_output(fn(flip_h36m(inp)).float())) / 2
+        for k, o in zip(ks, out.cpu().numpy()):
+            outs[k] = _to_pixels(o, boxes[k])
+    return outs
+
+
+@torch.no_grad()
 def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, batch_size: int = 4,
                   precision: str = "fp32", stride: int | None = None, pixels: bool = False,
                   fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -194,30 +225,29 @@ def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, b
     acc = None
     wsum = np.zeros(T, np.float32)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    boxes = [crop_box(x[s:s + W], model.cfg.box_ratio) for s in starts] if pixels else None
     for b in range(0, len(starts), batch_size):
         chunk = starts[b:b + batch_size]
         if pixels:
-            inp = torch.stack([torch.from_numpy(apply_crop(x[s:s + W], boxes[b + k])) for k, s in enumerate(chunk)])
-            inp = inp.to(device)
+            outs = lift_pixel_windows(model, [x[s:s + W] for s in chunk], flip=flip, precision=precision, fn=fn,
+                                      flip_output=flip_output)
         else:
             inp = torch.stack([xt[s:s + W] for s in chunk]).to(device)
-        with autocast_context(device, precision):
-            out = fn(inp).float()
-            if flip:
-                out = (out + flip_output(fn(flip_h36m(inp)).float())) / 2
-        out = out.cpu().numpy()
-        if acc is None:
-            acc = np.zeros((T,) + out.shape[2:], np.float32)
-        for k, s in enumerate(chunk):
-            if pixels:
-                if boxes[b + k] is None:  # nothing confident to normalise by: this window does not vote
-                    continue
-                out[k] = _to_pixels(out[k], boxes[b + k])
-            acc[s:s + W] += out[k] * weights.reshape((W,) + (1,) * (out.ndim - 2))
+            with autocast_context(device, precision):
+                out = fn(inp).float()
+                if flip:
+                    out = (out + flip_output(fn(flip_h36m(inp)).float())) / 2
+            outs = list(out.cpu().numpy())
+        for o, s in zip(outs, chunk):
+            if o is None:  # nothing confident to normalise by: this window does not vote
+                continue
+            if acc is None:
+                acc = np.zeros((T,) + o.shape[1:], np.float32)
+            acc[s:s + W] += o * weights.reshape((W,) + (1,) * (o.ndim - 1))
             wsum[s:s + W] += weights
         if progress:
             progress(len(chunk))
+    if acc is None:  # no window had enough confident joints: every frame is unknown (NaN below)
+        acc = np.zeros((T, x.shape[1], model.cfg.dim_out), np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
         return acc / wsum.reshape((T,) + (1,) * (acc.ndim - 1))
 

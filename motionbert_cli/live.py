@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .camera import default_intrinsics, limbs_for_height, place_in_metres
 from .ground import fit_floor
@@ -27,8 +26,8 @@ from .detect import DEFAULT_IMGSZ
 from .errors import UserError
 from .export import OutputDir, write_pose3d
 from .filters import OneEuroStream
-from .keypoints import apply_crop, coco_to_h36m, crop_box, flip_h36m, person_height
-from .lift import _to_pixels
+from .keypoints import coco_to_h36m, person_height
+from .lift import lift_pixel_windows
 from .results import Motion3D
 from .stop import raise_if_terminated
 from .tracks import Tracks, select_tracks
@@ -177,26 +176,11 @@ class PersonState:
             self.kpts.popleft()
 
 
-@torch.no_grad()
 def lift_newest(model, windows: list[np.ndarray], flip: bool) -> list[np.ndarray | None]:
     """Causal lifting: for each window [W, 17, 3] (pixels, newest frame last) the 3D [17, 3] of its newest
-    frame in pixels (x, y) and pixel-scaled depth, or None when it has too few confident joints."""
-    boxes = [crop_box(w, model.cfg.box_ratio) for w in windows]
-    outs: list[np.ndarray | None] = [None] * len(windows)
-    by_len: dict[int, list[int]] = {}
-    for k, (w, b) in enumerate(zip(windows, boxes)):
-        if b is not None:
-            by_len.setdefault(len(w), []).append(k)
-    device = next(model.parameters()).device
-    for _, ks in by_len.items():  # people with windows of one length go through the network together
-        x = torch.from_numpy(np.stack([apply_crop(windows[k], boxes[k]) for k in ks]).astype(np.float32)).to(device)
-        y = model(x)
-        if flip:
-            y = (y + flip_h36m(model(flip_h36m(x)))) / 2
-        y = y[:, -1].float().cpu().numpy()
-        for k, yk in zip(ks, y):
-            outs[k] = _to_pixels(yk, boxes[k])
-    return outs
+    frame in pixels (x, y) and pixel-scaled depth, or None when it has too few confident joints. The same
+    crop / network / flip / un-crop step as pose3d's (lift.lift_pixel_windows)."""
+    return [None if y is None else y[-1] for y in lift_pixel_windows(model, windows, flip=flip)]
 
 
 def process_frame(f: Frame, det, model, people: dict[int, PersonState], opts: LiveOptions, fps: float):

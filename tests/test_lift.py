@@ -91,3 +91,21 @@ def test_ensemble_averages_members_lifted_with_their_own_windows():
     assert ens.cfg.maxlen == 27
     with pytest.raises(TypeError):
         ens(torch.from_numpy(px[:9])[None])
+
+
+def test_live_lifts_its_causal_window_as_pose3d_lifts_that_window():
+    """live's newest-frame 3D is pose3d's lifting of the same window (one crop/flip/un-crop path), for people
+    with windows of different lengths lifted together; a person with no confident joint gives None."""
+    from motionbert_cli.live import lift_newest
+
+    m = small_model()
+    rng = np.random.default_rng(4)
+    a = np.concatenate([rng.uniform(100, 500, (27, 17, 2)), np.ones((27, 17, 1))], -1).astype(np.float32)
+    b = a[:12].copy()
+    b[..., 0] += 300
+    blank = np.zeros((27, 17, 3), np.float32)
+    got = lift_newest(m, [a, blank, b], flip=True)
+    assert got[1] is None
+    for w, y in ((a, got[0]), (b, got[2])):
+        np.testing.assert_array_equal(y, lift_sequence(m, w, flip=True, pixels=True)[-1])
+    assert np.isnan(lift_sequence(m, blank, flip=True, pixels=True)).all()  # nothing to lift: unknown, not zeros
