@@ -17,8 +17,7 @@ import numpy as np
 import torch
 
 from motionbert_cli.evaluate import videopose3d_views
-from motionbert_cli.lift import lift_sequence, lift_window_count, members
-from motionbert_cli.lift import load_pose3d
+from motionbert_cli.lift import LifterEnsemble, lift_sequence, lift_window_count, load_pose3d, members
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +27,7 @@ def main() -> None:
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--checkpoint", nargs="+", help="lifter file(s) (two: averaged); default: pose3d's default")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     he = Path(args.shared) / "data/eval/humaneva"
@@ -35,9 +35,14 @@ def main() -> None:
                               subjects=["Validate/S1"], actions=["Walking"], cameras=[0])
     x = max((v.kp for v in views), key=len).astype(np.float32)  # the longest take
     T = len(x)
-    pair = load_pose3d(None, None, "cpu")
-    lifters = {f"{m.cfg.maxlen} frames ({Path(m.source).name})": m for m in members(pair)}
-    lifters["pair, averaged (pose3d's default)"] = pair
+    if args.checkpoint:
+        ms = [load_pose3d(Path(c), None, "cpu") for c in args.checkpoint]
+        lifter = ms[0] if len(ms) == 1 else LifterEnsemble(ms)
+    else:
+        lifter = load_pose3d(None, None, "cpu")
+    lifters = {f"{m.cfg.maxlen} frames ({Path(m.source).name})": m for m in members(lifter)}
+    if len(lifters) > 1:
+        lifters["averaged" + ("" if args.checkpoint else " (pose3d's default)")] = lifter
     print(f"HumanEva Validate/S1 Walking (longest take), {T} frames, flip on, fp32, {args.threads} threads, "
           f"best of {args.repeats}")
     print(f"{'lifter':44s} {'windows':>8s} {'ms/frame':>9s}")
@@ -50,8 +55,8 @@ def main() -> None:
             lift_sequence(model, x, pixels=True, batch_size=batch)
             best = min(best, time.perf_counter() - t)
         print(f"{name:44s} {lift_window_count(model, T):8d} {1000 * best / T:9.2f}")
-    n = sum(p.numel() for m in members(pair) for p in m.parameters())
-    print(f"pair: {n / 1e6:.2f} M parameters in 2 files")
+    n = sum(p.numel() for m in members(lifter) for p in m.parameters())
+    print(f"{n / 1e6:.2f} M parameters in {len(members(lifter))} file(s)")
 
 
 if __name__ == "__main__":

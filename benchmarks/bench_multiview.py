@@ -26,7 +26,7 @@ not the detector; its quality is shown as the reprojection residual and, per per
 references made from disjoint pairs of views (1+2 vs 3+4, 1+3 vs 2+4, 1+4 vs 2+3) are from each other
 (P-MPJPE, mm): the detector's view-to-view disagreement, which the 4-view reference averages but keeps part of.
 
-    python benchmarks/bench_multiview.py [--checkpoint PATH] [--shared ../shared] [--clip all|pose2sim_single|pose2sim_multi]
+    python benchmarks/bench_multiview.py [--checkpoint PATH [PATH]] [--shared ../shared] [--clip all|pose2sim_single|pose2sim_multi]
                                          [--imgsz 640]
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ from rich.console import Console
 
 from motionbert_cli.camera import default_intrinsics, limb_lengths, root_trajectory, smoothing_frames, unproject
 from motionbert_cli.evaluate import n_mpjpe, p_mpjpe
-from motionbert_cli.lift import lift_sequence, load_pose3d
+from motionbert_cli.lift import LifterEnsemble, lift_sequence, load_pose3d
 from motionbert_cli.people import PeopleOptions
 from motionbert_cli.pipeline import Pose3dOptions, run_pose3d, smooth_person
 
@@ -241,16 +241,16 @@ def acceleration(x: np.ndarray) -> float:
 
 
 def lift_views(folder: Path, serials: list[str], checkpoint: str | None, console, smooth: str = "butterworth",
-               imgsz: int = 640) -> dict:
-    """motionbert pose3d (every track; `smooth` and `imgsz` as its --smooth, --imgsz) on each view -> {serial:
-    per-track arrays, size, fps}."""
+               imgsz: int = 640, model=None) -> dict:
+    """motionbert pose3d (every track; `smooth` and `imgsz` as its --smooth, --imgsz; lifting with `model`
+    when given, else `checkpoint` or the default) on each view -> {serial: per-track arrays, size, fps}."""
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         for s in serials:
             out = Path(tmp) / s
             run_pose3d(Pose3dOptions(video=folder / f"{s}.mp4", out=out, render=False,
                                      people=PeopleOptions(person="all", imgsz=imgsz), smooth=smooth,
-                                     checkpoint=Path(checkpoint) if checkpoint else None), console)
+                                     checkpoint=Path(checkpoint) if checkpoint else None), console, model=model)
             d = np.load(out / "motion.npz")
             res[s] = {k: d[k].astype(np.float64) for k in ("keypoints2d", "joints3d", "joints3d_pixels",
                                                              "joints3d_camera")}
@@ -287,7 +287,7 @@ def reference_spread(kps: list[np.ndarray], cams: list[tuple], fps: float) -> fl
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--checkpoint")
+    ap.add_argument("--checkpoint", nargs="+", help="lifter file(s); two files: their average, as pose3d's default pair")
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
     ap.add_argument("--clip", default="all", help="pose2sim_single, pose2sim_multi or all")
     ap.add_argument("--imgsz", type=int, default=640,
@@ -295,7 +295,10 @@ def main():
     args = ap.parse_args()
     clips = ["pose2sim_single", "pose2sim_multi"] if args.clip == "all" else [args.clip]
     console = Console(stderr=True)
-    model = load_pose3d(Path(args.checkpoint) if args.checkpoint else None, None, "cpu")
+    if args.checkpoint and len(args.checkpoint) > 1:
+        model = LifterEnsemble([load_pose3d(Path(c), None, "cpu") for c in args.checkpoint])
+    else:
+        model = load_pose3d(Path(args.checkpoint[0]) if args.checkpoint else None, None, "cpu")
     print("| clip | person | view | reproj. px | P-MPJPE | N-MPJPE | accel. pred | accel. ref | pelvis err (adult) | "
           "(own limbs) | (default focal) | depth bias (adult) | ref. depth (m) | P-MPJPE (ref. 2D) | mean pose "
           "| depth order wrong % |")
@@ -305,7 +308,7 @@ def main():
         folder = Path(args.shared) / "data/videos" / clip
         calib = read_qca(folder / "Calib.qca.txt")
         serials = sorted(calib)
-        res = lift_views(folder, serials, args.checkpoint, console, imgsz=args.imgsz)
+        res = lift_views(folder, serials, None, console, imgsz=args.imgsz, model=model)
         T = min(r["keypoints2d"].shape[1] for r in res.values())
         views = [[np.where(np.isfinite(k), k, 0.0) for k in res[s]["keypoints2d"][:, :T]] for s in serials]
         people = associate(views, [calib[s] for s in serials])

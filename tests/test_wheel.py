@@ -24,7 +24,8 @@ def test_wheel_carries_the_weights_and_runs_outside_the_repo(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     (wheel,) = wheels.glob("motionbert_cli-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for f in ("motionbert_cpu_pose3d.bin", "motionbert_cpu_pose3d_w81.bin", "motionbert_cpu_action.bin"):
+    for f in ("motionbert_cpu_pose3d.bin", "motionbert_cpu_pose3d_w81.bin", "motionbert_cpu_pose3d_h36m.bin",
+              "motionbert_cpu_action.bin"):
         assert f"motionbert_cli/weights/{f}" in names, names
     site = tmp_path / "site"
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
