@@ -416,11 +416,13 @@ def live(
 
     if out is None:
         out = Path(time.strftime("live_%Y%m%d-%H%M%S"))
-    opts = LiveOptions(source=source, out=out, checkpoint=checkpoint, heads=heads, detector=detector, imgsz=imgsz,
-                       detector_runtime=detector_runtime.value,
-                       device=_resolve_device(device), realtime=realtime, preview=preview, flip=flip,
-                       seconds=seconds, min_cutoff=min_cutoff, beta=beta, person=check_person(person),
-                       min_frames=min_frames, focal=focal, height=height)
+    from .people import PeopleOptions
+
+    people = PeopleOptions(detector=detector, imgsz=imgsz, detector_runtime=detector_runtime.value,
+                           device=_resolve_device(device), person=check_person(person), min_frames=min_frames)
+    opts = LiveOptions(source=source, out=out, checkpoint=checkpoint, heads=heads, people=people,
+                       realtime=realtime, preview=preview, flip=flip, seconds=seconds, min_cutoff=min_cutoff,
+                       beta=beta, focal=focal, height=height)
     run_live(opts, _console())
 
 

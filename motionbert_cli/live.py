@@ -22,12 +22,12 @@ import numpy as np
 
 from .camera import default_intrinsics, limbs_for_height, place_in_metres
 from .ground import fit_floor
-from .detect import DEFAULT_IMGSZ
 from .errors import UserError
 from .export import OutputDir, write_pose3d
 from .filters import OneEuroStream
 from .keypoints import coco_to_h36m, person_height
 from .lift import lift_pixel_windows
+from .people import PeopleOptions
 from .results import Motion3D
 from .stop import raise_if_terminated
 from .tracks import Tracks, select_tracks
@@ -39,16 +39,14 @@ class LiveOptions:
     out: Path
     checkpoint: Path | None = None
     heads: int | None = None
-    detector: str | None = None
-    imgsz: int = DEFAULT_IMGSZ
-    detector_runtime: str = "auto"
-    device: str = "cpu"
+    # detector, imgsz, detector_runtime, device, person (whose files are written, as pose3d's --person; auto:
+    # the most visible) and min_frames (with --person all: people processed in fewer frames are left out);
+    # keypoint files, swap repair and --detect-every are pose3d's alone
+    people: PeopleOptions = field(default_factory=PeopleOptions)
     realtime: bool = True             # files: play at their own speed, dropping frames when behind
     preview: bool | None = None       # None: when a display is present
     flip: bool = True
     max_people: int = 4               # people lifted per frame (the most visible)
-    person: str = "auto"              # whose files are written: as pose3d's --person (auto: the most visible)
-    min_frames: int = 10              # ...with --person all: people processed in fewer frames are left out
     seconds: float | None = None      # stop after this long
     stall_s: float = 5.0              # a stream that sends nothing this long has ended
     min_cutoff: float = 1.0           # causal one-euro: Hz at rest
@@ -219,8 +217,9 @@ def run_live(opts: LiveOptions, console) -> Path:
     from .lift import load_pose3d
 
     # One network, not pose3d's default pair: the 27-frame lifter alone keeps each frame's latency low.
-    model = load_pose3d(opts.checkpoint or default_checkpoint(), opts.heads, opts.device)
-    det = PoseDetector(opts.detector, device=opts.device, imgsz=opts.imgsz, runtime=opts.detector_runtime,
+    pp = opts.people
+    model = load_pose3d(opts.checkpoint or default_checkpoint(), opts.heads, pp.device)
+    det = PoseDetector(pp.detector, device=pp.device, imgsz=pp.imgsz, runtime=pp.detector_runtime,
                        notice=console.print)
     src = FrameSource(opts.source, opts.realtime, opts.stall_s, start=False)
     # warm both networks up before the clock starts: first calls are slow (allocation, Ultralytics' setup, the
@@ -280,8 +279,8 @@ def run_live(opts: LiveOptions, console) -> Path:
             raise UserError(f"no person was seen in {opts.source} ({processed} frames processed): check that "
                             f"people are visible, or try --imgsz 960")
         try:
-            motion = _assemble(people, last_index + 1, src.fps, size, str(model.source), opts.person,
-                               opts.min_frames, opts.focal, opts.height)
+            motion = _assemble(people, last_index + 1, src.fps, size, str(model.source), pp.person,
+                               pp.min_frames, opts.focal, opts.height)
         except UserError as e:  # e.g. --person 7 never appeared: keep the capture, with everyone in it
             console.print(f"[yellow]warning:[/] {e}; writing every person instead")
             motion = _assemble(people, last_index + 1, src.fps, size, str(model.source), "all", 1,
