@@ -44,8 +44,7 @@ from motionbert_cli.angles import ANGLES, joint_angles  # noqa: E402
 from motionbert_cli.detect import cache_dir  # noqa: E402
 from motionbert_cli.evaluate import evaluate_videopose3d, n_mpjpe, procrustes_align  # noqa: E402
 from motionbert_cli.keypoints import H36M_JOINTS  # noqa: E402
-from motionbert_cli.lift import LifterEnsemble, load_pose3d  # noqa: E402
-from motionbert_cli.checkpoint import load_model  # noqa: E402
+from motionbert_cli.lift import load_pose3d  # noqa: E402
 from motionbert_cli.people import PeopleOptions, find_people  # noqa: E402
 from motionbert_cli.pipeline import Pose3dOptions, lift_people  # noqa: E402
 from motionbert_cli.progress import Stages  # noqa: E402
@@ -189,11 +188,7 @@ def main():
     if not folder.is_dir():
         sys.exit(f"error: {folder} not found: pass --shared with the shared data folder")
     console = Console(stderr=True)
-    if args.checkpoint:
-        models = [load_model(c, task="pose3d") for c in args.checkpoint]
-        model = models[0] if len(models) == 1 else LifterEnsemble(models)
-    else:
-        model = load_pose3d(None, None, "cpu")
+    model = load_pose3d([Path(c) for c in args.checkpoint] if args.checkpoint else None, None, "cpu")
     gt = dict(np.load(folder / "gt_cam_55011271.npz"))
     info = probe(folder / "cam_55011271.mp4")
     rows, angles = {}, {}

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from motionbert_cli.evaluate import videopose3d_views
-from motionbert_cli.lift import LifterEnsemble, lift_sequence, lift_window_count, load_pose3d, members
+from motionbert_cli.lift import lift_sequence, lift_window_count, load_pose3d, members
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,11 +35,7 @@ def main() -> None:
                               subjects=["Validate/S1"], actions=["Walking"], cameras=[0])
     x = max((v.kp for v in views), key=len).astype(np.float32)  # the longest take
     T = len(x)
-    if args.checkpoint:
-        ms = [load_pose3d(Path(c), None, "cpu") for c in args.checkpoint]
-        lifter = ms[0] if len(ms) == 1 else LifterEnsemble(ms)
-    else:
-        lifter = load_pose3d(None, None, "cpu")
+    lifter = load_pose3d([Path(c) for c in args.checkpoint] if args.checkpoint else None, None, "cpu")
     lifters = {f"{m.cfg.maxlen} frames ({Path(m.source).name})": m for m in members(lifter)}
     if len(lifters) > 1:
         lifters["averaged" + ("" if args.checkpoint else " (pose3d's default)")] = lifter

@@ -42,7 +42,7 @@ from rich.console import Console
 
 from motionbert_cli.camera import default_intrinsics, limb_lengths, root_trajectory, smoothing_frames, unproject
 from motionbert_cli.evaluate import n_mpjpe, p_mpjpe
-from motionbert_cli.lift import LifterEnsemble, lift_sequence, load_pose3d
+from motionbert_cli.lift import lift_sequence, load_pose3d
 from motionbert_cli.people import PeopleOptions
 from motionbert_cli.pipeline import Pose3dOptions, run_pose3d, smooth_person
 
@@ -295,10 +295,7 @@ def main():
     args = ap.parse_args()
     clips = ["pose2sim_single", "pose2sim_multi"] if args.clip == "all" else [args.clip]
     console = Console(stderr=True)
-    if args.checkpoint and len(args.checkpoint) > 1:
-        model = LifterEnsemble([load_pose3d(Path(c), None, "cpu") for c in args.checkpoint])
-    else:
-        model = load_pose3d(Path(args.checkpoint[0]) if args.checkpoint else None, None, "cpu")
+    model = load_pose3d([Path(c) for c in args.checkpoint] if args.checkpoint else None, None, "cpu")
     print("| clip | person | view | reproj. px | P-MPJPE | N-MPJPE | accel. pred | accel. ref | pelvis err (adult) | "
           "(own limbs) | (default focal) | depth bias (adult) | ref. depth (m) | P-MPJPE (ref. 2D) | mean pose "
           "| depth order wrong % |")

@@ -63,7 +63,7 @@ def shipped_or_path(path: str | os.PathLike) -> Path:
 
 
 def _read(path: str | os.PathLike) -> Any:
-    p = shipped_or_path(path)
+    p = Path(path)
     if not p.exists():
         raise CheckpointError(f"checkpoint not found: {p}. Check the path (official weights: see README, "
                               f"'Official checkpoints')")
@@ -208,7 +208,8 @@ def load_model(path: str | os.PathLike | None = None, *, num_heads: int | None =
     """Load an official MotionBERT checkpoint or one of ours, as an eval-mode module with `.task` set.
 
     path: official `.bin` (keys under 'model_pos' or 'model', with or without 'module.'), a bare state dict,
-        or a file written by `save_model` (a shipped file may be named bare: shipped_or_path); None: the pose3d model shipped in models/ (`default_checkpoint`).
+        or a file written by `save_model`; a shipped file may be named bare (`shipped_or_path`); None: the
+        pose3d model shipped in motionbert_cli/weights/ (`default_checkpoint`).
     num_heads: attention heads (not recoverable from shapes; default: from our file, else 8).
     task: expected task ('pose3d', 'action', 'mesh'); a different one raises CheckpointError.
     smpl_dir: SMPL files for a mesh checkpoint that does not carry the SMPL buffers (official ones do);

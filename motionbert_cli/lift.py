@@ -171,7 +171,8 @@ def lift_pixel_windows(model: torch.nn.Module, windows: list[np.ndarray], *, fli
         if b is not None:
             by_len.setdefault(len(w), []).append(k)
     for ks in by_len.values():
-        inp = torch.stack([torch.from_numpy(apply_crop(windows[k], boxes[k]).astype(np.float32)) for k in ks])
+        inp = torch.stack([torch.from_numpy(apply_crop(windows[k], boxes[k]).astype(np.float32, copy=False))
+                           for k in ks])
         inp = inp.to(device)
         with autocast_context(device, precision):
             out = fn(inp).float()
@@ -252,13 +253,17 @@ def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, b
         return acc / wsum.reshape((T,) + (1,) * (acc.ndim - 1))
 
 
-def load_pose3d(checkpoint: Path | None, heads: int | None, device: str):
-    """The lifter `checkpoint`, or with None the shipped pair (27- and 81-frame windows, averaged: a
-    LifterEnsemble; pass -c motionbert_cli/weights/motionbert_cpu_pose3d.bin for the 27-frame one alone, half the work)."""
+def load_pose3d(checkpoint: Path | list[Path] | None, heads: int | None, device: str):
+    """The lifter `checkpoint`; several files: their LifterEnsemble (outputs averaged, each with its own
+    window); None: the shipped pair (27- and 81-frame windows; -c motionbert_cpu_pose3d.bin lifts with the
+    27-frame one alone, half the work)."""
     from .checkpoint import DEFAULT_POSE3D_W81, default_checkpoint, load_model
     from .errors import UserError
 
-    ckpts = [checkpoint] if checkpoint else [default_checkpoint(), default_checkpoint(name=DEFAULT_POSE3D_W81)]
+    if isinstance(checkpoint, (list, tuple)):
+        ckpts = list(checkpoint)
+    else:
+        ckpts = [checkpoint] if checkpoint else [default_checkpoint(), default_checkpoint(name=DEFAULT_POSE3D_W81)]
     models = []
     for ckpt in ckpts:
         model = load_model(ckpt, task="pose3d", num_heads=heads, device=device)
