@@ -22,10 +22,10 @@ from torch import nn
 
 from .action import KEYPOINT_EXTS, VIDEO_EXTS, clip_keypoints, prepare_windows
 from .checkpoint import CheckpointError, default_checkpoint, load_model, save_model
-from .detect import DEFAULT_IMGSZ
 from .errors import UserError
 from .heads import ActionConfig, ActionNet
 from .keypoints import H36M_FLIP_PERM
+from .options import DEFAULT_IMGSZ, ActionTrainSchedule
 from .mocap import Motion, read_bvh, read_npz, to_detector_joints
 from .synth import AugmentConfig, detector_noise, project
 
@@ -46,19 +46,14 @@ HELD_OUT_VIEWS = ViewConfig(elevation_deg=(40.0, 55.0), distance_m=(8.0, 12.0), 
 
 
 @dataclass
-class ActionTrainConfig:
-    steps: int = 1500             # head updates on the cached features (frozen backbone)
-    epochs: int = 10              # --finetune-backbone: passes over fresh views of the examples
-    views: int = 300              # augmented views per class and pass over the data (spread over its files)
+class ActionTrainConfig(ActionTrainSchedule):
+    """options.ActionTrainSchedule (steps, epochs, views, lr, val_split, finetune_backbone, seed) and the rest."""
+
     batch_size: int = 64
-    lr: float = 1e-3
     weight_decay: float = 1e-2
     hidden_dim: int = 512
     dropout: float = 0.5
     pool: str = "mean_std"        # heads.ActionConfig.pool: mean and spread of the representation over time
-    val_split: float = 0.2        # share of each class's files held out when no --val-dir is given
-    finetune_backbone: bool = False
-    seed: int = 0
     crop: tuple[float, float] = (0.6, 1.0)  # each view keeps a random stretch of this share of the clip
     view: ViewConfig = field(default_factory=ViewConfig)
 

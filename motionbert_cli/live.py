@@ -20,39 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .camera import default_intrinsics, limbs_for_height, place_in_metres
-from .ground import fit_floor
 from .errors import UserError
 from .export import OutputDir, write_pose3d
 from .filters import OneEuroStream
 from .keypoints import coco_to_h36m, person_height
 from .lift import lift_pixel_windows
-from .people import PeopleOptions
+from .pipeline import place_people
+from .options import LiveOptions
 from .results import Motion3D
 from .stop import raise_if_terminated
 from .tracks import Tracks, select_tracks
-
-
-@dataclass
-class LiveOptions:
-    source: str                       # camera index ("0"), stream URL or video file
-    out: Path
-    checkpoint: Path | None = None
-    heads: int | None = None
-    # detector, imgsz, detector_runtime, device, person (whose files are written, as pose3d's --person; auto:
-    # the most visible) and min_frames (with --person all: people processed in fewer frames are left out);
-    # keypoint files, swap repair and --detect-every are pose3d's alone
-    people: PeopleOptions = field(default_factory=PeopleOptions)
-    realtime: bool = True             # files: play at their own speed, dropping frames when behind
-    preview: bool | None = None       # None: when a display is present
-    flip: bool = True
-    max_people: int = 4               # people lifted per frame (the most visible)
-    seconds: float | None = None      # stop after this long
-    stall_s: float = 5.0              # a stream that sends nothing this long has ended
-    min_cutoff: float = 1.0           # causal one-euro: Hz at rest
-    beta: float = 5.0                 # ...its rise with speed (per body height per second)
-    focal: float | None = None        # as pose3d's --focal (default: the longer frame side)
-    height: float | None = None       # as pose3d's --height (default: an average adult)
+from .video import VideoInfo
 
 
 @dataclass
@@ -311,7 +289,7 @@ def run_live(opts: LiveOptions, console) -> Path:
 def _assemble(people: dict[int, PersonState], T: int, fps: float, size, checkpoint: str, person: str,
               min_frames: int, focal: float | None = None, height: float | None = None) -> Motion3D:
     """Per-frame live results -> the Motion3D that pose3d writes (dropped and unseen frames are gaps), for
-    the people `person` selects as pose3d's --person does."""
+    the people `person` selects as pose3d's --person does, placed by pose3d's placement (place_people)."""
     ids = [t for t, st in sorted(people.items()) if st.out]
     tracks = Tracks(T, layout="h36m")
     for tid in ids:
@@ -324,24 +302,16 @@ def _assemble(people: dict[int, PersonState], T: int, fps: float, size, checkpoi
     tids = [ids[i] for i in select_tracks(tracks, person, min_frames)]
     P = len(tids)
     kp2d = np.zeros((P, T, 17, 3), np.float32)
-    pix, joints, cam = (np.full((P, T, 17, 3), np.nan, np.float32) for _ in range(3))
-    scales = np.ones(P, np.float32)
-    focal, centre = default_intrinsics(size, focal)
-    limbs = limbs_for_height(height)
+    pix = np.full((P, T, 17, 3), np.nan, np.float32)
     for p, tid in enumerate(tids):
         for t, (k, y, _) in people[tid].out.items():
             kp2d[p, t], pix[p, t] = k, y
-        s, e = min(people[tid].out), max(people[tid].out) + 1  # from first to last seen, as pose3d places them
-        y = pix[p, s:e]
-        joints[p, s:e], cam[p, s:e], scales[p] = place_in_metres(y, focal, centre, limbs, fps)
-    return Motion3D(track_ids=tids, fps=fps, frame_size=size, keypoints2d=kp2d, joints3d=joints,
-                    joints3d_pixels=pix, metric_scale=scales, lr_swaps_fixed=np.zeros(P, np.int64),
-                    checkpoint=checkpoint, smoothing="one-euro (causal)",
-                    joints3d_camera=cam, focal_length=float(focal),
-                    principal_point=np.tile(np.asarray(centre, np.float32), (P, 1)),
-                    camera=f"unprojected through a pinhole camera: principal point the frame's centre; focal length "
-                           f"{'given (--focal)' if focal else 'assumed: the longer frame side'}",
-                    floor=fit_floor(list(cam)) if P else None)
+    # from first to last seen, as pose3d places them
+    spans = [(min(people[tid].out), max(people[tid].out) + 1) for tid in tids]
+    info = VideoInfo(path=Path("live"), fps=fps, width=size[0], height=size[1], frames=T)
+    return Motion3D(track_ids=tids, fps=fps, frame_size=size, keypoints2d=kp2d, joints3d_pixels=pix,
+                    lr_swaps_fixed=np.zeros(P, np.int64), checkpoint=checkpoint, smoothing="one-euro (causal)",
+                    **place_people(pix, kp2d, spans, info, focal, height))
 
 
 def _show(image: np.ndarray, active, src: FrameSource, latency: float) -> bool:

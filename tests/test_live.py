@@ -142,4 +142,6 @@ def test_live_bad_person_fails_before_and_an_absent_one_keeps_the_capture(tmp_pa
     assert res.returncode == 0, res.stderr[-2000:]
     assert "writing every person instead" in res.stderr and (out / "live.jsonl").is_file()
     d = np.load(out / "motion.npz")
+    # placed by pose3d's own placement (pipeline.place_people): no --focal was given, and the file says so
     assert d["joints3d"].shape[0] >= 1 and "principal point" in str(d["camera"])
+    assert "focal length assumed" in str(d["camera"]), d["camera"]
