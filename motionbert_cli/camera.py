@@ -7,6 +7,13 @@ the pelvis' distance, whose limbs, unlike lengths measured in the 2D image, neit
 at the camera nor grow when it reaches towards it. With a pinhole camera (focal f px, principal point c), a
 body part of L metres at depth Z spans f L / Z pixels, so the ratio k = L / (its length in pixels) is metres
 per pixel at the person, Z = f k, and the pelvis sits at ((u - cx) k, (v - cy) k, f k).
+
+Tried and not kept: holding each person's bones at one length (the median over the clip, left and right
+alike, directions kept) after placement. Human3.6M S9 improved (P-MPJPE 70.8 -> 69.5 mm with YOLO 2D, 49.4 ->
+46.4 with its ground-truth 2D: its mocap skeleton has fixed bones), but the references whose joint distances
+vary (HumanEva's markers, 1-5%; the pose2sim triangulation of detections) got worse (31.4 -> 32.6, 70.8 ->
+72.0), and the Anny body fitted to such joints (mesh) came 6-11 mm nearer them but 0.4-1.9 px further from
+the detections (benchmarks/bench_h36m.py, bench_multiview.py, bench_mesh.py; AVX2 EPYC).
 """
 from __future__ import annotations
 
