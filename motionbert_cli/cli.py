@@ -158,7 +158,7 @@ DEVICE = Device.auto
 
 
 def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device, runtime,
-            detect_every="1"):
+            detect_every=PeopleOptions.detect_every):
     return PeopleOptions(detector=detector, imgsz=imgsz, detector_runtime=runtime.value, keypoints=keypoints,
                          keypoint_order=keypoint_order.value,
                          fix_swaps=fix_swaps, person=check_person(person), min_frames=min_frames,

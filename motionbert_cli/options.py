@@ -37,6 +37,9 @@ HEIGHT_HELP = "Standing height in metres: sets size and distance (default: 1.80)
 FOCAL_HELP = "Focal length in pixels, for the camera placement (default: the longer frame side)."
 START_HELP = "Begin here: seconds (12.5) or frames (300f)."
 END_HELP = "End here (exclusive), as --start."
+HEADS_HELP = "Attention heads of the checkpoint (official models: 8)."
+FLIP_HELP = "Flip test-time augmentation."
+PEOPLE_HELP = "How the people are found."
 
 
 @dataclass
@@ -62,14 +65,14 @@ class Pose3dOptions:
     """`motionbert pose3d` for one video (or one keypoint file alone)."""
 
     video: Path | None = required("Video; None: lift a keypoint file alone (then fps / frame_size describe it).")
-    people: PeopleOptions = opt(help="How the people are found.", factory=PeopleOptions)
+    people: PeopleOptions = opt(help=PEOPLE_HELP, factory=PeopleOptions)
     out: Path | None = opt(None, "Output folder (default: <stem>_motionbert beside the input; a sub-folder per "
                                  "video when several).")
     checkpoint: Path | None = opt(None, "Pose3d checkpoint or a shipped file's name (default: the shipped pair).")
-    heads: int | None = opt(None, "Attention heads of the checkpoint (official models: 8).")
+    heads: int | None = opt(None, HEADS_HELP)
     precision: str = opt("fp32", "bf16: ~2x faster on GPUs and CPUs with native bf16 (AVX512-BF16, AMX), much "
                                  "slower on others (README).")
-    flip: bool = opt(True, "Flip test-time augmentation.")
+    flip: bool = opt(True, FLIP_HELP)
     pixel: bool = opt(False, "Normalise by the frame instead of the person's box and write 3D in pixel units.")
     render: bool = opt(True, "Write overlay.mp4, skeleton3d.mp4 and the angle plots.")
     focal: float | None = opt(None, FOCAL_HELP)
@@ -93,15 +96,15 @@ class MeshOptions:
     video: Path = required("Input video.")
     checkpoint: Path | None = required("Official MotionBERT mesh checkpoint (SMPL) (default: the free Anny body "
                                         "fitted to pose3d's 3D).")
-    people: PeopleOptions = opt(help="How the people are found.", factory=PeopleOptions)
+    people: PeopleOptions = opt(help=PEOPLE_HELP, factory=PeopleOptions)
     pose_checkpoint: Path | None = opt(None, "Pose3d lifter whose 3D places the body in the camera (official or "
                                              "ours) (default: the shipped pair, as pose3d).")
     out: Path | None = opt(None, "Output folder for mesh.npz (default: <video stem>_motionbert).")
     render: Path | None = opt(None, "Write the video with the meshes drawn over it (.mp4).")
     smpl_dir: Path | None = opt(None, "SMPL files (SMPL_NEUTRAL.pkl, J_regressor_h36m_correct.npy, "
                                       "smpl_mean_params.npz), only for checkpoints without the SMPL model inside.")
-    heads: int | None = opt(None, "Attention heads of the checkpoint (official models: 8).")
-    flip: bool = opt(True, "Flip test-time augmentation.")
+    heads: int | None = opt(None, HEADS_HELP)
+    flip: bool = opt(True, FLIP_HELP)
     save_obj: bool = opt(False, "Also write one OBJ mesh per person and frame (obj/).")
     save_verts: bool = opt(False, "Store the vertices [P, T, V, 3] in mesh.npz.")
     focal: float | None = opt(None, FOCAL_HELP)
@@ -123,13 +126,13 @@ class LiveOptions:
     out: Path = required("Output folder (default: live_<date-time> in the current folder).")
     checkpoint: Path | None = opt(None, "Pose3d checkpoint: official MotionBERT .bin or ours (default: the "
                                         "shipped 27-frame lifter).")
-    heads: int | None = opt(None, "Attention heads of the checkpoint (official models: 8).")
-    people: PeopleOptions = opt(help="How the people are found.", factory=PeopleOptions)
+    heads: int | None = opt(None, HEADS_HELP)
+    people: PeopleOptions = opt(help=PEOPLE_HELP, factory=PeopleOptions)
     realtime: bool = opt(True, "Files: play at their own speed and drop frames when behind (as a camera "
                                "would), or process every frame.")
     preview: bool | None = opt(None, "Show the video with the 2D skeletons (default: when a display is "
                                      "present). q or Esc stops.")
-    flip: bool = opt(True, "Flip test-time augmentation.")
+    flip: bool = opt(True, FLIP_HELP)
     max_people: int = opt(4, "People lifted per frame (the most visible).")
     seconds: float | None = opt(None, "Stop after this many seconds.")
     stall_s: float = opt(5.0, "A stream that sends nothing this long has ended.")
