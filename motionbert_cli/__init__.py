@@ -7,7 +7,7 @@ Python API (torch is imported on first use, so `import motionbert_cli` stays che
     y = model(x)                          # x [B, T<=model.cfg.maxlen, 17, 3] -> [B, T, 17, 3]
     e = model.get_representation(x)       # -> [B, T, 17, dim_rep]
     y = lift_sequence(model, x2d)         # x2d [T, 17, 3] numpy, any T: blended windows, as the CLI
-    pair = LifterEnsemble([load_model(), load_model(default_checkpoint(name="motionbert_cpu_pose3d_w81.bin"))])
+    pair = LifterEnsemble([load_model(), load_model(default_checkpoint(name="motionbert_cpu_pose3d_h36m.bin"))])
     y = lift_sequence(pair, x2d)          # pose3d's default lifter: both shipped files, outputs averaged
 """
 __version__ = "0.1.0"

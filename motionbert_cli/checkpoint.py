@@ -25,8 +25,9 @@ from .smpl import SMPL_HELP, SMPLLayer, load_smpl_files
 # The shipped weights are package data, so a plain `pip install .` or wheel carries them (model cards: models/).
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_POSE3D = "motionbert_cpu_pose3d.bin"
-# pose3d's default lifter averages DEFAULT_POSE3D (27-frame window) with this 81-frame one (models/README.md)
-DEFAULT_POSE3D_W81 = "motionbert_cpu_pose3d_w81.bin"
+# pose3d's default lifter averages DEFAULT_POSE3D (27-frame window) with this 81-frame one trained on Human3.6M
+# motion (models/README.md); motionbert_cpu_pose3d_w81.bin, the partner before, still ships (-c both: faster)
+DEFAULT_POSE3D_SECOND = "motionbert_cpu_pose3d_h36m.bin"
 DEFAULT_ACTION = "motionbert_cpu_action.bin"   # everyday actions, trained from the Bandai mocap (model card)
 OFFICIAL_HELP = ("official MotionBERT weights: https://github.com/Walter0807/MotionBERT#model-zoo "
                  "(e.g. FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin)")

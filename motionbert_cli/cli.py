@@ -171,7 +171,7 @@ def _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_f
 def pose3d(
     videos: Optional[List[Path]] = typer.Argument(None, metavar="VIDEO", help="Videos (mp4, mov, mkv...) or folders of them; none with --keypoints alone.", show_default=False),
     out: Annotated[Optional[Path], option(PO, "out", "-o", "--out")] = PO.out,
-    checkpoint: Annotated[Optional[Path], option(PO, "checkpoint", "--checkpoint", "-c")] = PO.checkpoint,
+    checkpoint: Annotated[Optional[List[Path]], option(PO, "checkpoint", "--checkpoint", "-c", metavar="FILE")] = PO.checkpoint,
     heads: Heads = PO.heads,
     detector: Detector = P.detector,
     keypoints: Keypoints = P.keypoints,
@@ -206,6 +206,7 @@ def pose3d(
 
     files = _expand_videos(videos or [], VIDEO_EXTS)
     video = files[0] if len(files) == 1 else None
+    checkpoint = (checkpoint[0] if len(checkpoint) == 1 else list(checkpoint)) if checkpoint else None
     people = _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device,
                      detector_runtime, detect_every)
     opts = Pose3dOptions(video=video, people=people, out=out, checkpoint=checkpoint, heads=heads,

@@ -171,9 +171,10 @@ class AnnyFitter:
         self.kp_cols = torch.nonzero(W.abs().sum(0) > 0)[:, 0]
         self.kp_weights = W[:, self.kp_cols]
         self.w2d = 1.0
-        # what the lifted joints are: "h36m" (mocap joint centres, our H36M-trained lifters and MotionBERT's) or
-        # "detector" (COCO points after coco_to_h36m: hips and shoulders on the surface, thorax mid-shoulders)
-        self.definitions = "h36m"
+        # what the lifted joints are (lift.detector_share): 0 = mocap joint centres (our H36M-trained lifters
+        # and MotionBERT's), 1 = COCO points after coco_to_h36m (hips and shoulders on the surface, thorax
+        # mid-shoulders), between = an ensemble averaging both kinds
+        self.detector_share = 0.0
 
     # ------------------------------------------------------------------ shape
     def rest(self, phenotype: dict) -> dict:
@@ -267,10 +268,11 @@ class AnnyFitter:
         D[:, 0, :3, 3] = root
         out = self._pose(D, ph, progress)
         mine = out["joints"]
-        if self.definitions == "detector":
+        if self.detector_share:
             from .keypoints import coco_to_h36m
 
-            mine = coco_to_h36m(out["coco"])
+            a = self.detector_share
+            mine = (1 - a) * mine + a * coco_to_h36m(out["coco"])
         err = np.linalg.norm(mine[:, SCORED] - J[:, SCORED], axis=-1)[ok]
         for k in ("joints", "coco"):
             out[k][~ok] = np.nan
@@ -314,6 +316,7 @@ class AnnyFitter:
         dq = torch.zeros(T, 3, dtype=torch.float64, requires_grad=True)
         opt = torch.optim.Adam([omega, dq], lr=0.01)
         offsets = [heads[b] - heads[parents[b]] if parents[b] >= 0 else None for b in range(B)]
+        a = self.detector_share
         for _ in range(steps):
             Gn = _rodrigues(omega)[:, src] @ Gt
             q = [None] * B
@@ -324,11 +327,11 @@ class AnnyFitter:
             Gu, Qu = Gn[:, used], Q[:, used]
             tj = Qu - torch.einsum("tbij,bj->tbi", Gu, heads[used])
             kp3 = torch.einsum("tbij,kbj->tki", Gu, M) + torch.einsum("tbi,kb->tki", tj, S)  # COCO-17, camera
-            if self.definitions == "detector":  # the lifter gives the detector's points: compare like with like
-                body = coco_to_h36m_torch(kp3)[:, SCORED]
-            else:
-                pelvis = (Q[:, self.ix["upperleg01.L"]] + Q[:, self.ix["upperleg01.R"]]) / 2
-                body = torch.cat([pelvis[:, None], Q[:, bones]], 1)
+            # compare like with like: the body's joints of the lifter's kind(s)
+            pelvis = (Q[:, self.ix["upperleg01.L"]] + Q[:, self.ix["upperleg01.R"]]) / 2
+            body = torch.cat([pelvis[:, None], Q[:, bones]], 1)
+            if a:
+                body = (1 - a) * body + a * coco_to_h36m_torch(kp3)[:, SCORED]
             e3 = ((body - jt[:, SCORED]) ** 2).sum(-1)
             loss = (e3 * okt).sum() / (okt.sum() * e3.shape[1]).clamp_min(1) / 0.02 ** 2
             if keypoints is not None and camera is not None:

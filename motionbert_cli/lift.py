@@ -70,12 +70,19 @@ def members(model: torch.nn.Module) -> list[torch.nn.Module]:
 def output_definitions(model: torch.nn.Module) -> str:
     """What a lifter's output joints are: 'h36m' (Human3.6M's mocap joint centres: official MotionBERT models
     and ours trained with h36m_targets) or 'detector' (the points coco_to_h36m makes of COCO keypoints: our
-    earlier lifters). From the checkpoint's meta; an ensemble's first member decides."""
-    m = members(model)[0]
-    meta = getattr(m, "meta", None) or {}
+    earlier lifters). From the checkpoint's meta; for an ensemble see detector_share."""
+    meta = getattr(model, "meta", None) or {}
     if "joints" in meta:
         return meta["joints"]
     return "detector" if meta else "h36m"  # ours without the key predate it; official files have no meta
+
+
+def detector_share(model: torch.nn.Module) -> float:
+    """How much of a lifter's output is the detector's points rather than mocap joint centres: 0 or 1 for one
+    network; an ensemble averages its members' outputs, so its joints are that fraction of the way from one
+    definition to the other (the default pair: 0.5)."""
+    m = members(model)
+    return sum(output_definitions(x) == "detector" for x in m) / len(m)
 
 
 def lift_window_count(model: torch.nn.Module, T: int, fps: float | None = None) -> int:
@@ -256,14 +263,14 @@ def lift_sequence(model: torch.nn.Module, x: np.ndarray, *, flip: bool = True, b
 def load_pose3d(checkpoint: Path | list[Path] | None, heads: int | None, device: str):
     """The lifter `checkpoint`; several files: their LifterEnsemble (outputs averaged, each with its own
     window); None: the shipped pair (27- and 81-frame windows; -c motionbert_cpu_pose3d.bin lifts with the
-    27-frame one alone, half the work)."""
-    from .checkpoint import DEFAULT_POSE3D_W81, default_checkpoint, load_model
+    27-frame one alone, a third of the work)."""
+    from .checkpoint import DEFAULT_POSE3D_SECOND, default_checkpoint, load_model
     from .errors import UserError
 
     if isinstance(checkpoint, (list, tuple)):
         ckpts = list(checkpoint)
     else:
-        ckpts = [checkpoint] if checkpoint else [default_checkpoint(), default_checkpoint(name=DEFAULT_POSE3D_W81)]
+        ckpts = [checkpoint] if checkpoint else [default_checkpoint(), default_checkpoint(name=DEFAULT_POSE3D_SECOND)]
     models = []
     for ckpt in ckpts:
         model = load_model(ckpt, task="pose3d", num_heads=heads, device=device)

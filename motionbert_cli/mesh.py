@@ -181,9 +181,9 @@ def run_anny_mesh(opts: MeshOptions, console) -> Path:
         raise UserError(f"--render {opts.render}: give an .mp4 file name")
     fitter = AnnyFitter(load_anny())                    # fail fast: anny missing, body file missing
     lifter = load_pose3d(opts.pose_checkpoint, None, opts.people.device)
-    from .lift import output_definitions
+    from .lift import detector_share
 
-    fitter.definitions = output_definitions(lifter)     # compare the body with the lifter's kind of joints
+    fitter.detector_share = detector_share(lifter)      # compare the body with the lifter's kind of joints
     out = opts.out or info.path.with_name(info.path.stem + "_motionbert")
     p3 = Pose3dOptions(video=opts.video, people=opts.people, flip=opts.flip, focal=opts.focal, height=opts.height,
                        render=False, start=opts.start, end=opts.end)

@@ -68,7 +68,8 @@ class Pose3dOptions:
     people: PeopleOptions = opt(help=PEOPLE_HELP, factory=PeopleOptions)
     out: Path | None = opt(None, "Output folder (default: <stem>_motionbert beside the input; a sub-folder per "
                                  "video when several).")
-    checkpoint: Path | None = opt(None, "Pose3d checkpoint or a shipped file's name (default: the shipped pair).")
+    checkpoint: Path | list[Path] | None = opt(None, "Lifter file or shipped name; -c twice: their mean "
+                                                 "(default: the shipped pair).")
     heads: int | None = opt(None, HEADS_HELP)
     precision: str = opt("fp32", "bf16: ~2x faster on GPUs and CPUs with native bf16 (AVX512-BF16, AMX), much "
                                  "slower on others (README).")

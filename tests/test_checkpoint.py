@@ -54,20 +54,23 @@ def test_box_ratio_sets_the_normalising_box():
 
 
 def test_default_lifter_is_the_shipped_pair_and_a_checkpoint_is_used_alone():
-    """pose3d without -c averages the shipped 27- and 81-frame lifters; -c FILE lifts with FILE alone. Both
-    shipped files are plain checkpoints any command loads (official layout inside, box ratio 1.2)."""
-    from motionbert_cli.checkpoint import DEFAULT_POSE3D_W81, default_checkpoint
-    from motionbert_cli.lift import LifterEnsemble
-    from motionbert_cli.lift import load_pose3d
+    """pose3d without -c averages the shipped 27-frame lifter and the 81-frame one trained on Human3.6M motion;
+    -c FILE lifts with FILE alone. Both are plain checkpoints any command loads (box ratio 1.2); the pair's
+    joints are half detector points, half mocap joint centres, which is what mesh fits the body to."""
+    from motionbert_cli.checkpoint import DEFAULT_POSE3D_SECOND, default_checkpoint
+    from motionbert_cli.lift import LifterEnsemble, detector_share, load_pose3d
 
     pair = load_pose3d(None, None, "cpu")
     assert isinstance(pair, LifterEnsemble)
     assert [m.cfg.maxlen for m in pair.members] == [27, 81] and {m.cfg.box_ratio for m in pair.members} == {1.2}
-    assert pair.source.endswith(DEFAULT_POSE3D_W81) and "motionbert_cpu_pose3d.bin + " in pair.source
-    w81 = default_checkpoint(name=DEFAULT_POSE3D_W81)
-    assert load_model(w81).state_dict().keys() == pair.members[0].state_dict().keys()
+    assert pair.source.endswith(DEFAULT_POSE3D_SECOND) and "motionbert_cpu_pose3d.bin + " in pair.source
+    assert [m.cfg.depth for m in pair.members] == [4, 6] and detector_share(pair) == 0.5
+    second = load_model(default_checkpoint(name=DEFAULT_POSE3D_SECOND))
+    assert second.state_dict().keys() == pair.members[1].state_dict().keys() and detector_share(second) == 0.0
     alone = load_pose3d(default_checkpoint(), None, "cpu")
-    assert not isinstance(alone, LifterEnsemble) and alone.cfg.maxlen == 27
+    assert not isinstance(alone, LifterEnsemble) and alone.cfg.maxlen == 27 and detector_share(alone) == 1.0
+    w81 = load_model(default_checkpoint(name="motionbert_cpu_pose3d_w81.bin"))  # the partner before: still shipped
+    assert w81.cfg.maxlen == 81 and w81.state_dict().keys() == alone.state_dict().keys()
 
 
 def test_too_long_input_is_a_clear_error():

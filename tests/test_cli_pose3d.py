@@ -316,3 +316,17 @@ def test_several_videos_in_one_command(ckpt, tmp_path):
         assert f"{cam}.mp4: {out / cam}" in res.stderr
     assert not (out / "broken").exists() and "broken.mp4: failed" in res.stderr
     assert res.stderr.strip().splitlines()[-1].startswith("error: 1 of 3 videos failed")
+
+
+def test_two_checkpoints_are_averaged(single, tmp_path):
+    """`-c A -c B` lifts with both files and averages their pixel outputs (each with its own window), as the
+    default pair does; here the 27-frame file with the pair member of before, on this clip's detections."""
+    kp = single / "motion.npz"
+    a, b = "motionbert_cpu_pose3d.bin", "motionbert_cpu_pose3d_w81.bin"
+    runs = {}
+    for name, cs in (("pair", ["-c", a, "-c", b]), ("a", ["-c", a]), ("b", ["-c", b])):
+        ok(run_cli("pose3d", "--keypoints", kp, *cs, "--smooth", "none", "-o", tmp_path / name))
+        runs[name] = np.load(tmp_path / name / "motion.npz")
+    assert a in str(runs["pair"]["checkpoint"]) and " + " in str(runs["pair"]["checkpoint"])
+    mean = (runs["a"]["joints3d_pixels"] + runs["b"]["joints3d_pixels"]) / 2
+    np.testing.assert_allclose(runs["pair"]["joints3d_pixels"], mean, atol=1e-3)
