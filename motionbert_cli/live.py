@@ -152,14 +152,16 @@ class PersonState:
             self.kpts.popleft()
 
 
-def lift_newest(model, windows: list[np.ndarray], flip: bool) -> list[np.ndarray | None]:
+def lift_newest(model, windows: list[np.ndarray], flip: bool, fn=None) -> list[np.ndarray | None]:
     """Causal lifting: for each window [W, 17, 3] (pixels, newest frame last) the 3D [17, 3] of its newest
     frame in pixels (x, y) and pixel-scaled depth, or None when it has too few confident joints. The same
-    crop / network / flip / un-crop step as pose3d's (lift.lift_pixel_windows)."""
-    return [None if y is None else y[-1] for y in lift_pixel_windows(model, windows, flip=flip)]
+    crop / network / flip / un-crop step as pose3d's (lift.lift_pixel_windows); fn: the network's forward
+    (default: the model itself; lift_openvino.openvino_forward on CPU)."""
+    return [None if y is None else y[-1] for y in lift_pixel_windows(model, windows, flip=flip, fn=fn)]
 
 
-def process_frame(f: Frame, det, model, people: dict[int, PersonState], opts: LiveOptions, fps: float):
+def process_frame(f: Frame, det, model, people: dict[int, PersonState], opts: LiveOptions, fps: float,
+                  lift_fn=None):
     """Detect, track and lift one frame; each person's causal 3D is filtered and kept in their state.
     Returns (the people in this frame as (track id, state), the frame's live.jsonl record)."""
     ids, kp, boxes = det(f.image)
@@ -171,7 +173,7 @@ def process_frame(f: Frame, det, model, people: dict[int, PersonState], opts: Li
         st.push(f.index, coco_to_h36m(kp[n][None])[0].astype(np.float32), max_gap=max(2, round(0.5 * fps)))
         active.append((tid, st))
         active_boxes.append(boxes[n])
-    ys = lift_newest(model, [np.stack(st.kpts) for _, st in active], opts.flip) if active else []
+    ys = lift_newest(model, [np.stack(st.kpts) for _, st in active], opts.flip, lift_fn) if active else []
     record = {"frame": f.index, "time_s": round(f.index / fps, 4), "people": {}}
     for (tid, st), y, box in zip(active, ys, active_boxes):
         if y is None:
@@ -182,6 +184,24 @@ def process_frame(f: Frame, det, model, people: dict[int, PersonState], opts: Li
         st.out[f.index] = (st.kpts[-1], y.astype(np.float32), box)
         record["people"][tid] = np.round(y, 2).tolist()
     return active, record
+
+
+def _lifter_runtime(model, pp, console):
+    """On CPU, the lifter's forward through OpenVINO (f32) whenever the detector may use OpenVINO: one
+    27-frame window per frame is dominated by PyTorch's per-operator overhead (lift_openvino). None: PyTorch
+    (--detector-runtime pytorch, a GPU, or no openvino package)."""
+    from .detect import openvino_available
+
+    if pp.device != "cpu" or pp.detector_runtime == "pytorch" or not openvino_available():
+        return None
+    from .lift_openvino import openvino_forward
+
+    try:
+        return openvino_forward(model)
+    except Exception as e:  # an unusual checkpoint OpenVINO cannot convert: PyTorch lifts it, as pose3d does
+        console.print(f"[yellow]note:[/] lifting with PyTorch (OpenVINO could not convert the lifter: "
+                      f"{str(e).splitlines()[0][:120]})")
+        return None
 
 
 def has_display() -> bool:
@@ -197,6 +217,7 @@ def run_live(opts: LiveOptions, console) -> Path:
     # One network, not pose3d's default pair: the 27-frame lifter alone keeps each frame's latency low.
     pp = opts.people
     model = load_pose3d(opts.checkpoint or default_checkpoint(), opts.heads, pp.device)
+    lift_fn = _lifter_runtime(model, pp, console)
     det = PoseDetector(pp.detector, device=pp.device, imgsz=pp.imgsz, runtime=pp.detector_runtime,
                        notice=console.print)
     src = FrameSource(opts.source, opts.realtime, opts.stall_s, start=False)
@@ -205,7 +226,8 @@ def run_live(opts: LiveOptions, console) -> Path:
     w, h = src.size or (640, 480)
     det(np.zeros((h, w, 3), np.uint8))
     lift_newest(model, [np.tile(np.array([[100.0, 100.0, 1.0]], np.float32), (8, 17, 1)) +
-                        np.random.default_rng(0).normal(0, 20, (8, 17, 3)).astype(np.float32) * [1, 1, 0]], opts.flip)
+                        np.random.default_rng(0).normal(0, 20, (8, 17, 3)).astype(np.float32) * [1, 1, 0]], opts.flip,
+                lift_fn)
     src.start()
     preview = has_display() if opts.preview is None else opts.preview
     if preview and not has_display():
@@ -233,7 +255,7 @@ def run_live(opts: LiveOptions, console) -> Path:
             if f is None:
                 break
             size = (f.image.shape[1], f.image.shape[0])
-            active, record = process_frame(f, det, model, people, opts, src.fps)
+            active, record = process_frame(f, det, model, people, opts, src.fps, lift_fn)
             done = time.perf_counter()
             latencies.append(done - f.captured)
             record["latency_ms"] = round(1000 * latencies[-1], 1)

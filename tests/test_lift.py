@@ -109,3 +109,30 @@ def test_live_lifts_its_causal_window_as_pose3d_lifts_that_window():
     for w, y in ((a, got[0]), (b, got[2])):
         np.testing.assert_array_equal(y, lift_sequence(m, w, flip=True, pixels=True)[-1])
     assert np.isnan(lift_sequence(m, blank, flip=True, pixels=True)).all()  # nothing to lift: unknown, not zeros
+
+
+def test_openvino_lifter_gives_pytorchs_output(tmp_path, monkeypatch):
+    """live's OpenVINO forward of the shipped 27-frame lifter equals PyTorch's to float32 rounding for every
+    batch and window length (the IR has dynamic shapes), through live's whole newest-frame step; the IR is
+    converted once and read from the cache after."""
+    from motionbert_cli.checkpoint import load_model
+    from motionbert_cli.lift_openvino import openvino_forward, openvino_ir
+    from motionbert_cli.live import lift_newest
+
+    monkeypatch.setenv("MOTIONBERT_CACHE", str(tmp_path))
+    m = load_model()
+    fwd = openvino_forward(m)
+    ir = openvino_ir(m)
+    assert ir.parent == tmp_path / "lifters" and ir.with_suffix(".bin").is_file()
+    stamp = ir.stat().st_mtime_ns
+    rng = np.random.default_rng(5)
+    with torch.no_grad():
+        for B, T in ((1, 27), (2, 27), (3, 9)):
+            x = torch.from_numpy(rng.uniform(-1, 1, (B, T, 17, 3)).astype(np.float32))
+            np.testing.assert_allclose(fwd(x).numpy(), m(x).numpy(), atol=1e-4)
+    a = np.concatenate([rng.uniform(100, 500, (27, 17, 2)), np.ones((27, 17, 1))], -1).astype(np.float32)
+    got, ref = lift_newest(m, [a, a[:10]], True, fwd), lift_newest(m, [a, a[:10]], True)
+    for g, r in zip(got, ref):
+        np.testing.assert_allclose(g, r, atol=1e-2)  # pixels
+    openvino_forward(m)
+    assert openvino_ir(m).stat().st_mtime_ns == stamp  # read from the cache, not converted again
