@@ -156,8 +156,10 @@ def lift_newest(model, windows: list[np.ndarray], flip: bool, fn=None) -> list[n
     """Causal lifting: for each window [W, 17, 3] (pixels, newest frame last) the 3D [17, 3] of its newest
     frame in pixels (x, y) and pixel-scaled depth, or None when it has too few confident joints. The same
     crop / network / flip / un-crop step as pose3d's (lift.lift_pixel_windows); fn: the network's forward
-    (default: the model itself; lift_openvino.openvino_forward on CPU)."""
-    return [None if y is None else y[-1] for y in lift_pixel_windows(model, windows, flip=flip, fn=fn)]
+    (default: the model itself; lift_openvino.openvino_forward on CPU, which takes the flipped copies in the
+    same batch)."""
+    outs = lift_pixel_windows(model, windows, flip=flip, fn=fn, batch_flip=fn is not None)
+    return [None if y is None else y[-1] for y in outs]
 
 
 def process_frame(f: Frame, det, model, people: dict[int, PersonState], opts: LiveOptions, fps: float,
