@@ -51,11 +51,26 @@ def _prepare_ultralytics_env() -> None:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(cache_dir() / "ultralytics"))
     # Ultralytics sets OMP_NUM_THREADS=1 when unset; pin it to all cores first so numpy/cv2 keep them.
     os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
-    # `import openvino` starts OpenVINO's telemetry (a client id under ~/intel, usage data to Google Analytics
-    # unless the user opted out); it uses a silent stub when that package cannot be imported. Block it before
-    # Ultralytics imports openvino; _silence_openvino_telemetry covers an openvino imported earlier.
+    _block_openvino_telemetry()  # before Ultralytics imports openvino
+
+
+def _block_openvino_telemetry() -> None:
+    """`import openvino` starts OpenVINO's telemetry (a client id under ~/intel, usage data to Google Analytics
+    unless the user opted out); it uses a silent stub when that package cannot be imported. Call before the
+    first import; _silence_openvino_telemetry covers an openvino imported earlier."""
     if "openvino" not in sys.modules:
         sys.modules.setdefault("openvino_telemetry", None)
+
+
+def import_openvino(converting: bool = False):
+    """The openvino module, imported with its telemetry blocked (for code that uses OpenVINO before or without
+    Ultralytics, such as lift_openvino); converting: also its model converter's telemetry."""
+    _block_openvino_telemetry()
+    import openvino
+
+    if converting:
+        _silence_openvino_telemetry()
+    return openvino
 
 
 def default_weights() -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -31,16 +30,13 @@ def _digest(model: torch.nn.Module) -> str:
 def openvino_ir(model: torch.nn.Module) -> Path:
     """The OpenVINO IR of `model`'s forward (x [B, T, 17, 3] -> [B, T, 17, C]): converted once (~3 s), then
     read from the cache. Returns the .xml path."""
-    from .detect import _silence_openvino_telemetry, cache_dir
+    from .detect import cache_dir, import_openvino
 
     final = cache_dir() / "lifters" / f"{_digest(model)}.xml"
     if final.is_file() and final.with_suffix(".bin").is_file():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    sys.modules.setdefault("openvino_telemetry", None)  # as detect.py: no usage data leaves the machine
-    import openvino as ov
-
-    _silence_openvino_telemetry()
+    ov = import_openvino(converting=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about the shape checks in forward
         om = ov.convert_model(model.eval(), example_input=torch.zeros(2, model.cfg.maxlen, 17, model.cfg.dim_in))
@@ -54,7 +50,9 @@ def openvino_ir(model: torch.nn.Module) -> Path:
 
 def openvino_forward(model: torch.nn.Module, threads: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
     """`model`'s forward as an OpenVINO-compiled function of a CPU tensor (the `fn` of lift_pixel_windows)."""
-    import openvino as ov
+    from .detect import import_openvino
+
+    ov = import_openvino()  # no telemetry, also when the IR comes from the cache
 
     compiled = ov.Core().compile_model(str(openvino_ir(model)), "CPU", {
         "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",

@@ -136,3 +136,23 @@ def test_openvino_lifter_gives_pytorchs_output(tmp_path, monkeypatch):
         np.testing.assert_allclose(g, r, atol=1e-2)  # pixels
     openvino_forward(m)
     assert openvino_ir(m).stat().st_mtime_ns == stamp  # read from the cache, not converted again
+
+
+def test_openvino_lifter_sends_no_telemetry(tmp_path):
+    """live's OpenVINO lifter imports openvino before the detector does: converting (first run) and reading the
+    cached IR (second run) must not start OpenVINO's telemetry, which writes a client id under ~/intel."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "MOTIONBERT_CACHE": str(tmp_path / "cache")}
+    code = ("from motionbert_cli.checkpoint import load_model\n"
+            "from motionbert_cli.lift_openvino import openvino_forward\n"
+            "openvino_forward(load_model())\n")
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert not (home / "intel").exists(), list(home.rglob("*"))
+    assert len(list((tmp_path / "cache" / "lifters").glob("*.xml"))) == 1
