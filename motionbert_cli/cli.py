@@ -206,7 +206,7 @@ def pose3d(
 
     files = _expand_videos(videos or [], VIDEO_EXTS)
     video = files[0] if len(files) == 1 else None
-    checkpoint = (checkpoint[0] if len(checkpoint) == 1 else list(checkpoint)) if checkpoint else None
+    checkpoint = checkpoint or None  # load_pose3d: one file alone, several averaged
     people = _people(detector, imgsz, keypoints, keypoint_order, fix_swaps, person, min_frames, device,
                      detector_runtime, detect_every)
     opts = Pose3dOptions(video=video, people=people, out=out, checkpoint=checkpoint, heads=heads,
