@@ -39,6 +39,13 @@ def confusion_table(title, names, y, pred) -> Table:
     return t
 
 
+def source(path: Path) -> str:
+    """Which data set a validation file comes from, by the name the recipes give it."""
+    name = Path(path).name
+    return ("Human3.6M" if name.startswith("h36m_") else "HumanEva" if name.startswith("humaneva_")
+            else "Bandai" if name.startswith("dataset-") else "other")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", type=Path, required=True)
@@ -66,6 +73,12 @@ def main() -> None:
             per_class = [float((pred[yy == c] == c).mean()) for c in range(len(names)) if (yy == c).any()]
             con.print(f"{label}: accuracy {(pred == yy).mean():.3f} over {len(yy)} views of {len(exs)} clips; "
                       f"mean per-class recall {np.mean(per_class):.3f}")
+            src = np.tile([source(e.path) for e in exs], args.views)
+            for s in sorted(set(src)):
+                m = src == s
+                rec = [float((pred[m & (yy == c)] == c).mean()) for c in range(len(names)) if (m & (yy == c)).any()]
+                con.print(f"  {s}: accuracy {(pred[m] == yy[m]).mean():.3f} over {m.sum()} views, "
+                          f"mean recall over its {len(rec)} classes {np.mean(rec):.3f}")
             con.print(confusion_table(f"{label} (rows: true class)", names, yy, pred))
     he = args.shared / "data/eval/humaneva"
     if (he / "data_3d_humaneva15.npz").is_file():

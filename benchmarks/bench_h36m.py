@@ -163,14 +163,17 @@ def lift(model, tracks: Tracks, sel: list[int], info) -> np.ndarray:
 
 def placement(cam: np.ndarray, gt: np.ndarray, up: np.ndarray, floor_offset: float) -> dict:
     """Where pose3d puts the person (joints3d_camera, default focal length) against the mocap: pelvis error
-    and its depth part (m), pelvis path length (m) against the truth's, and how far the lower ankle is from
-    its true height above the floor (median, m)."""
+    and its depth part (m), the depth's swing (standard deviation of log(distance / true distance), %: how far
+    it wanders once a constant error from the unknown size and focal length is taken out), pelvis path length
+    (m) against the truth's, and how far the lower ankle is from its true height above the floor (median, m)."""
     ok = np.isfinite(cam).all((-1, -2))
     e = cam[ok, 0] - gt[ok, 0]
     path = lambda x: float(np.linalg.norm(np.diff(x[:, 0], axis=0), axis=-1).sum())  # noqa: E731
     h_pred = np.min(cam[ok][:, [3, 6]] @ up, axis=1) + floor_offset
     h_gt = np.min(gt[ok][:, [3, 6]] @ up, axis=1) + floor_offset
+    swing = 100 * float(np.std(np.log(cam[ok, 0, 2] / gt[ok, 0, 2])))  # the distance's wander, constant error removed
     return {"pelvis_err_m": float(np.linalg.norm(e, axis=-1).mean()), "depth_err_m": float(np.abs(e[:, 2]).mean()),
+            "depth_swing_pct": swing,
             "path_pred_m": path(cam[ok]), "path_gt_m": path(gt[ok]),
             "ankle_height_err_m": float(np.median(np.abs(h_pred - h_gt)))}
 
@@ -227,12 +230,12 @@ def main():
         print(f"| {k} | " + " | ".join(cells) + " |")
     for name, a in angles.items():
         rows[name]["angles"] = {k: {"mae": v[0], "bias": v[1]} for k, v in a.items()}
-    print("\n| placement (joints3d_camera, default focal) | pelvis error (m) | depth error (m) | pelvis path pred / GT (m) "
-          "| lower ankle height error (m, median) |")
-    print("|---|---|---|---|---|")
+    print("\n| placement (joints3d_camera, default focal) | pelvis error (m) | depth error (m) | depth swing (%) "
+          "| pelvis path pred / GT (m) | lower ankle height error (m, median) |")
+    print("|---|---|---|---|---|---|")
     for name, pl in places.items():
         rows[name]["placement"] = pl
-        print(f"| {name} | {pl['pelvis_err_m']:.3f} | {pl['depth_err_m']:.3f} | {pl['path_pred_m']:.1f} / "
+        print(f"| {name} | {pl['pelvis_err_m']:.3f} | {pl['depth_err_m']:.3f} | {pl['depth_swing_pct']:.1f} | {pl['path_pred_m']:.1f} / "
               f"{pl['path_gt_m']:.1f} | {pl['ankle_height_err_m']:.3f} |")
     if args.humaneva:
         he = Path(args.shared) / "data/eval/humaneva/data_3d_humaneva15.npz"

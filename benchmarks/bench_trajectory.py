@@ -7,7 +7,9 @@ CLI runs it, and the pelvis is placed in the camera frame by
   2D fit         the old way: least-squares perspective fit of the metric body to the 2D keypoints per frame.
 Each is also shown smoothed over 10, 30 and 60 frames (1/6, 1/2, 1 s at 60 fps; the lifter's depth as
 `mesh` and `pose3d` smooth it, the 2D fit by a moving mean). Printed per method: root position error, its depth (z) and in-image
-(x, y) parts, and jitter (mean change of the error from frame to frame), all in mm.
+(x, y) parts, and jitter (mean change of the error from frame to frame), all in mm; and the z swing: per
+sequence, the standard deviation of log(distance / true distance) in % (how far the distance wanders once a
+constant error from the person's unknown size is taken out: what makes a body slide in a still scene).
 
     python benchmarks/bench_trajectory.py [--checkpoint PATH] [--shared ../shared]
 """
@@ -59,6 +61,7 @@ def main():
     he = Path(args.shared) / "data/eval/humaneva"
     model = load_model(args.checkpoint or default_checkpoint(), task="pose3d")
     errs: dict[str, list] = {}
+    swing: dict[str, list] = {}  # per sequence: spread of the distance's relative error once its mean is removed
     for v in videopose3d_views(he / "data_3d_humaneva15.npz", he / "data_2d_humaneva15_gt.npz",
                                subjects=["Validate/"], actions=["Walking", "Jog", "Box"]):
         kp, f, c = v.kp, v.focal, v.centre
@@ -81,12 +84,13 @@ def main():
             errs.setdefault(name, []).append(
                 np.stack([np.linalg.norm(e, axis=-1), e[:, 2], np.abs(e[:, 2]), np.linalg.norm(e[:, :2], axis=-1),
                           np.r_[np.linalg.norm(np.diff(e, axis=0), axis=-1), np.nan]], 1))
+            swing.setdefault(name, []).append(100 * float(np.nanstd(np.log(r[:, 2] / root_gt[:, 2]))))
     print(f"HumanEva-I Validate, Walking+Jog+Box, 3 cameras, GT 2D ({sum(len(a) for a in errs['lifter'])} frames)")
-    print(f"{'method':<28}{'root err':>10}{'z bias':>8}{'|z err|':>9}{'x,y':>8}{'jitter':>9}   (mm)")
+    print(f"{'method':<28}{'root err':>10}{'z bias':>8}{'|z err|':>9}{'x,y':>8}{'jitter':>9}   (mm){'z swing':>9} (%)")
     for name, rows in errs.items():
         a = np.concatenate(rows)
         m = np.nanmean(a, axis=0)
-        print(f"{name:<28}{m[0]:>10.1f}{m[1]:>+8.1f}{m[2]:>9.1f}{m[3]:>8.1f}{m[4]:>9.2f}")
+        print(f"{name:<28}{m[0]:>10.1f}{m[1]:>+8.1f}{m[2]:>9.1f}{m[3]:>8.1f}{m[4]:>9.2f}{np.mean(swing[name]):>14.2f}")
 
 
 if __name__ == "__main__":
