@@ -52,12 +52,20 @@ def default_intrinsics(frame_size: tuple[int, int], focal: float | None = None) 
     return (float(focal) if focal else float(max(w, h))), (w / 2, h / 2)
 
 
+def limb_vectors(joints: np.ndarray) -> np.ndarray:
+    """[..., 17, 3] -> [..., 8, 3] LIMBS as vectors (first joint minus second)."""
+    a, b = zip(*LIMBS)
+    return joints[..., list(a), :] - joints[..., list(b), :]
+
+
 def limb_lengths(joints: np.ndarray) -> np.ndarray:
     """[..., 17, 3] -> [..., 8] lengths of LIMBS."""
-    a, b = zip(*LIMBS)
-    return np.linalg.norm(joints[..., list(a), :] - joints[..., list(b), :], axis=-1)
+    return np.linalg.norm(limb_vectors(joints), axis=-1)
 
 
+# A person's own limb length: this weighted quantile over the clip of the limb's length in metres, frames
+# weighted by cos^8 of its angle to the image plane (nearly only frames where it is seen at full length);
+# above the median because a lifter too flat in depth only ever makes limbs shorter.
 OWN_LIMB_QUANTILE = 0.75
 
 
@@ -69,8 +77,8 @@ def metres_per_pixel(pix3d: np.ndarray, limb_metres: np.ndarray | None = None) -
     - each limb's ratio is weighted by cos^2 of its angle to the image plane: a limb seen at its full length
       is measured by the detector, one pointing at the camera mostly by the lifter's depth, which is what it
       gets wrong (a bent knee lifted too flat reads as a short thigh, a person too far away);
-    - the limbs' proportions are the person's own (each limb's clip median from a first, unweighted pass),
-      scaled as a whole to limb_metres: with the table's proportions a person whose arms are shorter than
+    - the limbs' proportions are the person's own (each limb's length over the clip from a first pass, taken
+      from the frames where it lies in the image plane, OWN_LIMB_QUANTILE), scaled as a whole to limb_metres: with the table's proportions a person whose arms are shorter than
       the table's would move whenever the arms rather than the legs face the camera.
     The weighted mean of the limbs within 15% of their weighted median (of log ratios), so one badly lifted
     limb does not move the person and the choice does not jump from limb to limb (a median alone added 15%
@@ -80,9 +88,7 @@ def metres_per_pixel(pix3d: np.ndarray, limb_metres: np.ndarray | None = None) -
     1 cm or better (bench_h36m.py, bench_multiview.py).
     """
     L = ADULT_LIMB_METRES if limb_metres is None else np.asarray(limb_metres, np.float64)
-    p = pix3d.astype(np.float64)
-    a, b = zip(*LIMBS)
-    d = p[..., list(a), :] - p[..., list(b), :]
+    d = limb_vectors(pix3d.astype(np.float64))
     lp = np.linalg.norm(d, axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         seen = np.isfinite(lp) & (lp > 1e-6)
@@ -98,9 +104,8 @@ def metres_per_pixel(pix3d: np.ndarray, limb_metres: np.ndarray | None = None) -
         lr = np.log(r / med[:, None])
         near = seen & (np.abs(np.nan_to_num(lr, nan=np.inf)) < 0.15)
         ww = np.where(near, w, 0.0)
-        tot = ww.sum(-1)
-        mean = np.exp((ww * np.where(near, lr, 0.0)).sum(-1) / np.where(tot > 0, tot, 1.0))
-        return np.where(tot > 0, med * mean, med)
+        tot = ww.sum(-1)  # > 0 wherever med is a number: the median's own limb is near and weighted
+        return med * np.exp((ww * np.where(near, lr, 0.0)).sum(-1) / np.where(tot > 0, tot, 1.0))
 
 
 def _weighted_median(x: np.ndarray, w: np.ndarray, q: float = 0.5) -> np.ndarray:
