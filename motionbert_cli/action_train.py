@@ -54,6 +54,7 @@ class ActionTrainConfig(ActionTrainSchedule):
     hidden_dim: int = 512
     dropout: float = 0.5
     pool: str = "mean_std"        # heads.ActionConfig.pool: mean and spread of the representation over time
+    standardize: bool = True      # heads.ActionConfig.standardize: features scaled by the training views' mean, std
     crop: tuple[float, float] = (0.6, 1.0)  # each view keeps a random stretch of this share of the clip
     view: ViewConfig = field(default_factory=ViewConfig)
 
@@ -180,7 +181,7 @@ def action_model(init: str | Path | None, num_classes: int, cfg: ActionTrainConf
         raise UserError(str(e)) from None
     backbone = base if base.task == "pose3d" else base.backbone
     return ActionNet(backbone, ActionConfig(num_classes=num_classes, hidden_dim=cfg.hidden_dim, dropout=cfg.dropout,
-                                            pool=cfg.pool))
+                                            pool=cfg.pool, standardize=cfg.standardize))
 
 
 @torch.no_grad()
@@ -297,6 +298,8 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
         x, y = draw_views(rng)
         log(f"backbone features of {len(x)} views...")
         feats = pooled_features(model, x)
+        if cfg.standardize:
+            model.head.set_standardization(feats)
         val_feats = pooled_features(model, val_x) if val_x is not None else None
         yt = torch.from_numpy(y)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
@@ -325,6 +328,9 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
     else:
         steps_per_epoch = int(np.ceil(cfg.views * len(names) / cfg.batch_size))
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps_per_epoch)
+        if cfg.standardize:  # scaled once by the starting backbone's features: a fixed, stored normalisation
+            model.eval()
+            model.head.set_standardization(pooled_features(model, draw_views(np.random.default_rng(cfg.seed + 1))[0]))
         for epoch in range(cfg.epochs):
             x, y = draw_views(rng)  # fresh views every pass
             model.train()

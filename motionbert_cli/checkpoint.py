@@ -248,6 +248,7 @@ def load_model(path: str | os.PathLike | None = None, *, num_heads: int | None =
         head_cfg = {"version": version, "hidden_dim": sd["head.fc1.weight"].shape[0]}
         if version == "class":
             head_cfg["num_classes"] = sd["head.fc2.weight"].shape[0]
+            head_cfg["standardize"] = "head.feat_mean" in sd
     elif found == "mesh":
         head_cfg = {"hidden_dim": sd["head.fc1.weight"].shape[0]} if "head.fc1.weight" in sd else {}
         smpl_buffers = {k[len("head.smpl."):]: v for k, v in sd.items() if k.startswith("head.smpl.")}

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import run_cli
 from motionbert_cli import load_model
@@ -54,6 +55,7 @@ def test_train_action_on_3d_examples_and_use_the_checkpoint(tmp_path):
     assert rep["classes"] == ["squat", "wave"] and rep["train_files"] == 6 and rep["val_files"] == 2
     model = load_model(tmp_path / "out/action.bin")
     assert model.task == "action" and model.meta["classes"] == ["squat", "wave"]
+    assert model.head.standardize and not torch.all(model.head.feat_std == 1)  # scaled by the training views
     assert class_names(model.head_cfg.num_classes, None, model.meta["classes"]) == ["squat", "wave"]
     # fresh examples, 8 per class, each through its own random camera
     exs = [Example(label=c, path=None, motion=Motion(arm_motion(k, 90, rng.uniform(0.5, 1.5), rng.uniform(0, 6)), 30.0, k))

@@ -33,6 +33,26 @@ def test_round_trip_action_and_mesh(tmp_path):
             assert k == k2 and torch.equal(a, b)
 
 
+def test_standardised_action_head_round_trips(tmp_path):
+    """Our trained heads scale pooled features by stored training statistics; the scaling survives a save and
+    load (official heads, without the buffers, load with standardize off)."""
+    from motionbert_cli.heads import ActionConfig, ActionNet
+
+    torch.manual_seed(0)
+    m = ActionNet(DSTformer(SMALL), ActionConfig(num_classes=3, hidden_dim=8, pool="mean_std", standardize=True))
+    feats = torch.randn(50, 17 * 32) * torch.logspace(-3, 1, 17 * 32) + 5
+    m.head.set_standardization(feats)
+    z = m.head._standardized(feats)
+    assert torch.allclose(z.mean(0), torch.zeros(17 * 32), atol=2e-3)
+    assert torch.allclose(z.std(0, unbiased=False), torch.ones(17 * 32), atol=1e-3)
+    m.task = "action"
+    m2 = load_model(save_model(m.eval(), tmp_path / "a.bin"))
+    assert m2.head.standardize and m2.head_cfg.pool == "mean_std"
+    x = torch.randn(2, 1, 27, 17, 3)
+    with torch.no_grad():
+        assert torch.equal(m(x), m2(x))
+
+
 def test_box_ratio_sets_the_normalising_box():
     """pose3d normalises each window by the person's box enlarged by the model's box_ratio: official files
     have 1.0 (the official demo's crop_scale); the shipped lifter 1.2, the middle of what it was trained on."""
