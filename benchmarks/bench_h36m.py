@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from motionbert_cli.angles import ANGLES, joint_angles  # noqa: E402
-from motionbert_cli.detect import cache_dir  # noqa: E402
+from motionbert_cli.detect import INT8_RECIPE, cache_dir  # noqa: E402
 from motionbert_cli.evaluate import evaluate_videopose3d, n_mpjpe, procrustes_align  # noqa: E402
 from motionbert_cli.keypoints import H36M_JOINTS  # noqa: E402
 from motionbert_cli.lift import load_pose3d  # noqa: E402
@@ -131,7 +131,8 @@ def gt_keypoints(gt: dict) -> np.ndarray:
 def yolo_tracks(video: Path, runtime: str, console, every: str = "1") -> tuple[Tracks, list[int]]:
     """pose3d's detection and person choice on the clip, cached in the tool's cache folder."""
     info = probe(video)
-    cache = cache_dir() / "bench" / f"h36m_s9_tracks_{runtime}{'' if every == '1' else '_every' + every}.npz"
+    kind = INT8_RECIPE if runtime == "int8" else runtime  # a new int8 recipe detects anew
+    cache = cache_dir() / "bench" / f"h36m_s9_tracks_{kind}{'' if every == '1' else '_every' + every}.npz"
     people = PeopleOptions(detector_runtime=runtime, detect_every=every)
     if cache.is_file():
         d = np.load(cache)

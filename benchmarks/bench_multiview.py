@@ -240,16 +240,49 @@ def acceleration(x: np.ndarray) -> float:
     return float(np.nanmean(a))
 
 
+def subsampled(folder: Path, serials: list[str], n: int, dst: Path) -> Path:
+    """Every nth frame of each view, written (losslessly enough: MJPG at high quality) as a video at 1/n of the
+    frame rate into dst: the same scenes as if filmed at the lower rate."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for s in serials:
+        cap = cv2.VideoCapture(str(folder / f"{s}.mp4"))
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        out, i = None, 0
+        while True:
+            ok, f = cap.read()
+            if not ok:
+                break
+            if i % n == 0:
+                if out is None:
+                    out = cv2.VideoWriter(str(dst / f"{s}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), fps / n,
+                                          (f.shape[1], f.shape[0]))
+                    out.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
+                out.write(f)
+            i += 1
+        out.release()
+    return dst
+
+
+def same_track(ref: np.ndarray, tracks: np.ndarray) -> int:
+    """The index of the track in `tracks` [P, T, 17, 3] whose 2D is nearest (median over shared frames) to
+    `ref` [T, 17, 3]: the same person in a second run of the detector."""
+    d = [np.nanmedian(np.linalg.norm(t[..., :2] - ref[..., :2], axis=-1)) for t in tracks]
+    return int(np.nanargmin(d))
+
+
 def lift_views(folder: Path, serials: list[str], checkpoint: str | None, console, smooth: str = "butterworth",
-               imgsz: int = 640, model=None) -> dict:
-    """motionbert pose3d (every track; `smooth` and `imgsz` as its --smooth, --imgsz; lifting with `model`
-    when given, else `checkpoint` or the default) on each view -> {serial: per-track arrays, size, fps}."""
+               imgsz: int = 640, model=None, detect_every: str = "1", runtime: str = "openvino") -> dict:
+    """motionbert pose3d (every track; `smooth`, `imgsz`, `detect_every`, `runtime` as its --smooth, --imgsz,
+    --detect-every, --detector-runtime; lifting with `model` when given, else `checkpoint` or the default) on
+    each view -> {serial: per-track arrays, size, fps}."""
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         for s in serials:
             out = Path(tmp) / s
-            run_pose3d(Pose3dOptions(video=folder / f"{s}.mp4", out=out, render=False,
-                                     people=PeopleOptions(person="all", imgsz=imgsz), smooth=smooth,
+            video = folder / f"{s}.mp4" if (folder / f"{s}.mp4").is_file() else folder / f"{s}.avi"
+            run_pose3d(Pose3dOptions(video=video, out=out, render=False,
+                                     people=PeopleOptions(person="all", imgsz=imgsz, detect_every=detect_every,
+                                                         detector_runtime=runtime), smooth=smooth,
                                      checkpoint=Path(checkpoint) if checkpoint else None), console, model=model)
             d = np.load(out / "motion.npz")
             res[s] = {k: d[k].astype(np.float64) for k in ("keypoints2d", "joints3d", "joints3d_pixels",
@@ -292,10 +325,20 @@ def main():
     ap.add_argument("--clip", default="all", help="pose2sim_single, pose2sim_multi or all")
     ap.add_argument("--imgsz", type=int, default=640,
                     help="detector input size (pose3d's --imgsz); the reference is triangulated from the same 2D")
+    ap.add_argument("--detect-every", default=None,
+                    help="pose3d's --detect-every for the single-view results (default: pose3d's default)")
+    ap.add_argument("--subsample", type=int, default=1,
+                    help="keep every Nth frame of the 60 fps views (2: the same scenes as 30 fps video)")
+    ap.add_argument("--detector-runtime", default="openvino",
+                    help="pose3d's --detector-runtime for the single-view results (default: OpenVINO f32)")
     args = ap.parse_args()
+    every = args.detect_every or PeopleOptions.detect_every
+    tmp_root = tempfile.TemporaryDirectory()
     clips = ["pose2sim_single", "pose2sim_multi"] if args.clip == "all" else [args.clip]
     console = Console(stderr=True)
     model = load_pose3d([Path(c) for c in args.checkpoint] if args.checkpoint else None, None, "cpu")
+    print(f"single views: --detect-every {every}, --detector-runtime {args.detector_runtime}; the reference: every "
+          f"frame, OpenVINO f32")
     print("| clip | person | view | reproj. px | P-MPJPE | N-MPJPE | accel. pred | accel. ref | pelvis err (adult) | "
           "(own limbs) | (default focal) | depth bias (adult) | ref. depth (m) | P-MPJPE (ref. 2D) | mean pose "
           "| depth order wrong % |")
@@ -304,10 +347,17 @@ def main():
     for clip in clips:
         folder = Path(args.shared) / "data/videos" / clip
         calib = read_qca(folder / "Calib.qca.txt")
+        if args.subsample > 1:
+            folder = subsampled(folder, sorted(calib), args.subsample, Path(tmp_root.name) / clip)
         serials = sorted(calib)
-        res = lift_views(folder, serials, None, console, imgsz=args.imgsz, model=model)
-        T = min(r["keypoints2d"].shape[1] for r in res.values())
-        views = [[np.where(np.isfinite(k), k, 0.0) for k in res[s]["keypoints2d"][:, :T]] for s in serials]
+        # The reference is always triangulated from detections on every frame with the f32 detector, so that a
+        # faster setting (--detect-every, int8) is measured against the same reference, not one sharing its 2D.
+        ref_res = lift_views(folder, serials, None, console, imgsz=args.imgsz, model=model)
+        res = ref_res if (every, args.detector_runtime) == ("1", "openvino") else lift_views(
+            folder, serials, None, console, imgsz=args.imgsz, model=model, detect_every=every,
+            runtime=args.detector_runtime)
+        T = min(r["keypoints2d"].shape[1] for r in list(res.values()) + list(ref_res.values()))
+        views = [[np.where(np.isfinite(k), k, 0.0) for k in ref_res[s]["keypoints2d"][:, :T]] for s in serials]
         people = associate(views, [calib[s] for s in serials])
         for pi, choice in enumerate(people):
             used = [(s, i) for s, i in zip(serials, choice) if i is not None]
@@ -317,6 +367,7 @@ def main():
             ok = np.isfinite(ref[:, BODY]).all((-1, -2))
             body = np.nanmedian(limb_lengths(ref[ok]), axis=0)
             for s, i in used:
+                i = same_track(ref_res[s]["keypoints2d"][i][:T], res[s]["keypoints2d"][:, :T])
                 cam, r = calib[s], {k: res[s][k][i][:T] for k in ("keypoints2d", "joints3d", "joints3d_pixels",
                                                                    "joints3d_camera")}
                 ref_c = to_camera(ref, cam)

@@ -9,8 +9,11 @@ Runtime: on CPU the weights are exported once to OpenVINO at the video's letterb
 720p at --imgsz 640, the shape PyTorch itself uses) and cached under the tool's cache folder, keyed by the
 weights' hash; keypoints match PyTorch's to ~1e-4 px. OpenVINO's CPU plugin would compile the model to bf16 on
 CPUs with AVX512-BF16 or AMX (keypoints then move 0.7 px median, ~20 px at p99), so the model is recompiled
-with f32 forced before its first frame: the same numbers on every CPU kind, at about the same speed. Without
-the `openvino` package, PyTorch runs them.
+with f32 forced before its first frame: the same numbers on every CPU kind, at about the same speed. By
+default (`auto`) the backbone and most of the neck run in int8 (quantized once per frame shape with NNCF on
+calibration frames shipped with the package, so every user gets the same model; the pose head stays in
+float): 1.2-1.6x faster, and the 3D as accurate (issue 24's gate, README "Speed"). Without `nncf` the f32
+model runs, without `openvino` PyTorch.
 """
 from __future__ import annotations
 
@@ -89,8 +92,12 @@ def default_weights() -> Path:
 RUNTIMES = ("auto", "int8", "openvino", "pytorch")
 CALIBRATION_DIR = Path(__file__).resolve().parent / "data" / "detector_calibration"
 # The pose head (keypoint and box branches, Ultralytics module 23) stays in float in the int8 model: quantizing
-# it moved keypoints 15 px median; the backbone and neck in int8 move them ~2.5 px (issue 24).
-FLOAT_SCOPE_PREFIX = "__module.model.23"
+# it moved keypoints 15 px median; the backbone and neck in int8 move them ~2.5 px (issue 24). The neck's last
+# block (module 22, which feeds the head its coarsest scale) in float too, and the calibration frames seen
+# mirrored as well: keypoints 0.83 -> 0.65 px (mean) from f32's on 100 frames outside the calibration set, at
+# the same speed (benchmarks/bench_detector.py).
+FLOAT_SCOPE_PREFIXES = ("__module.model.23", "__module.model.22")
+INT8_RECIPE = "int8v2"  # in the cache folder's name: a new recipe is a new model
 
 
 def letterbox_shape(height: int, width: int, imgsz: int = DEFAULT_IMGSZ, stride: int = 32) -> tuple[int, int]:
@@ -157,12 +164,16 @@ def openvino_model(weights: Path, shape: tuple[int, int]) -> Path:
 
 
 def _force_f32(folder: Path) -> Callable:
-    """An Ultralytics callback (on_predict_start, which runs once the backend is built) that recompiles the
-    OpenVINO model in `folder` with f32 inference forced. Ultralytics compiles with only a latency hint, which
+    """An Ultralytics callback (on_predict_start, which runs once the backend is built) that skips the warmup
+    and recompiles the OpenVINO model in `folder` with f32 inference forced. Ultralytics compiles with only a latency hint, which
     lets the CPU plugin pick bf16 where the CPU has it (AVX512-BF16, AMX); the hint cannot travel in the
     model's rt_info (checked: the CPU plugin ignores it there)."""
 
     def callback(predictor) -> None:
+        # Ultralytics' warmup runs no forward pass for OpenVINO on a CPU; all it does there is `import torchvision`
+        # so that NMS uses torchvision's kernel: 1.4-2 s of a 10 s clip's run (issue 24). Without it NMS runs
+        # Ultralytics' own torch NMS, which keeps the same boxes (tests/test_detect.py).
+        predictor.done_warmup = True
         be = getattr(getattr(predictor, "model", None), "backend", None)
         compile_model = getattr(be, "compile_model", None)
         if not isinstance(compile_model, functools.partial) or getattr(be, "f32_forced", False):
@@ -208,10 +219,10 @@ def calibration_inputs(shape: tuple[int, int]) -> list[np.ndarray]:
 
 def int8_openvino_model(weights: Path, shape: tuple[int, int]) -> Path:
     """An int8 OpenVINO model of `weights` for input `shape`, quantized with NNCF on the shipped calibration
-    frames with the pose head kept in float: made once (~20 s), then read from <cache>/detectors/...-int8_...
+    frames (and their mirror images) with the pose head and the neck's last block kept in float: made once (~20 s), then read from <cache>/detectors/...-int8_...
     Needs the `nncf` package to make; only OpenVINO to run."""
     h, w = shape
-    final = cache_dir() / "detectors" / f"{weights.stem}-{_file_hash(weights)[:16]}-{h}x{w}-int8_openvino_model"
+    final = cache_dir() / "detectors" / f"{weights.stem}-{_file_hash(weights)[:16]}-{h}x{w}-{INT8_RECIPE}_openvino_model"
     if (final / f"{weights.stem}.xml").is_file():
         return final
     f32 = openvino_model(weights, shape)
@@ -231,8 +242,9 @@ def int8_openvino_model(weights: Path, shape: tuple[int, int]) -> Path:
         core = ov.Core()
         model = core.read_model(str(f32 / f"{weights.stem}.xml"))
         keep = [op.get_friendly_name() for op in model.get_ops()
-                if op.get_friendly_name().startswith(FLOAT_SCOPE_PREFIX)]
+                if op.get_friendly_name().startswith(FLOAT_SCOPE_PREFIXES)]
         data = calibration_inputs(shape)
+        data += [np.ascontiguousarray(x[..., ::-1]) for x in data]  # mirrored: left and right alike
         q = nncf.quantize(model, nncf.Dataset(data), preset=nncf.QuantizationPreset.MIXED,
                           subset_size=len(data), ignored_scope=nncf.IgnoredScope(names=keep, validate=False))
     with tempfile.TemporaryDirectory(dir=final.parent, prefix=".int8-") as tmp:
@@ -250,9 +262,9 @@ def int8_openvino_model(weights: Path, shape: tuple[int, int]) -> Path:
 class PoseDetector:
     """YOLO pose with tracking, one frame at a time (the tracker needs frames in order).
 
-    runtime: 'auto' (on CPU: OpenVINO f32 when openvino is installed, else PyTorch), 'int8' (opt-in: 1.2-1.4x
-    faster than f32 but +1.1-1.6 mm N-MPJPE on Human3.6M S9, over issue 24's 1 mm gate), 'openvino' (f32) or
-    'pytorch'. The OpenVINO model is made for the first frame's size
+    runtime: 'auto' (on CPU: OpenVINO int8, else f32 when nncf is missing or int8 cannot be made, else
+    PyTorch), 'int8', 'openvino' (f32) or 'pytorch'. int8 is 1.2-1.6x faster than f32 and holds issue 24's
+    accuracy gate (README "Speed"). The OpenVINO model is made for the first frame's size
     (the shape PyTorch would letterbox it to); notice(msg) is told which runtime runs and why."""
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu", imgsz: int = DEFAULT_IMGSZ,
@@ -271,7 +283,7 @@ class PoseDetector:
             raise UserError(f"--detector-runtime {runtime} needs the openvino package: pip install openvino")
         if runtime == "int8" and importlib.util.find_spec("nncf") is None:
             raise UserError("--detector-runtime int8 needs the nncf package to make the int8 model: pip install "
-                            "'motionbert-cli[int8]' (or use --detector-runtime openvino)")
+                            "nncf (or use --detector-runtime openvino)")
         from ultralytics import YOLO
 
         from .threads import cpu_threads
@@ -292,34 +304,46 @@ class PoseDetector:
         self.kw = dict(persist=True, imgsz=imgsz, conf=conf, device=device, verbose=False, tracker=tracker)
 
     def _choose_runtime(self, frame_shape: tuple[int, ...]) -> None:
-        """On the first frame (and when the frame size changes): load the OpenVINO export (int8 or f32) for
-        this frame size, or stay with PyTorch. A new model starts a new tracker (ids restart)."""
+        """On the first frame (and when the frame size changes): load the OpenVINO model (int8 or f32) for this
+        frame size, or stay with PyTorch. 'auto' takes int8, falling back to f32 and then PyTorch when a model
+        cannot be made. A new model starts a new tracker (ids restart)."""
         self._frame_shape = tuple(frame_shape[:2])
         if self.runtime == "auto":
             if not openvino_available():
                 self.notice("detector: PyTorch (pip install openvino for faster detection on CPU)")
                 self.runtime = "pytorch"
-            else:  # int8 stays opt-in: it costs more 3D accuracy than the gate allows (issue 24)
+            elif importlib.util.find_spec("nncf") is None:
+                self.notice("detector: OpenVINO f32 (pip install nncf for the int8 detector, ~1.4x faster)")
                 self.runtime = "openvino"
+            else:
+                self.runtime = "int8"
         if self.runtime == "pytorch":
             return
         from ultralytics import YOLO
 
         shape = letterbox_shape(frame_shape[0], frame_shape[1], self.imgsz)
-        kind = "int8" if self.runtime == "int8" else "f32"
-        try:
-            folder = int8_openvino_model(self.weights, shape) if kind == "int8" else openvino_model(self.weights, shape)
-            model = YOLO(str(folder), task="pose")
-            model.add_callback("on_predict_start", _force_f32(folder))
-        except UserError:
-            raise
-        except Exception as e:  # noqa: BLE001 - a failed export must not stop the user's run when PyTorch can
-            if not self._auto:
-                raise UserError(f"cannot export {self.weights.name} to OpenVINO {kind}: "
-                                f"{str(e).splitlines()[0][:200]}; use --detector-runtime pytorch") from None
-            self.notice(f"detector: PyTorch (the OpenVINO export failed: {str(e).splitlines()[0][:120]})")
-            self.runtime, self.model, self.kw["imgsz"] = "pytorch", self._pt_model, self.imgsz
-            return
+        kinds = ["int8", "f32"] if self.runtime == "int8" else ["f32"]
+        for kind in kinds[:len(kinds) if self._auto else 1]:
+            try:
+                folder = int8_openvino_model(self.weights, shape) if kind == "int8" else \
+                    openvino_model(self.weights, shape)
+                model = YOLO(str(folder), task="pose")
+                model.add_callback("on_predict_start", _force_f32(folder))
+                break
+            except UserError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a failed export must not stop the user's run when another can
+                why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+                if not self._auto:
+                    raise UserError(f"cannot export {self.weights.name} to OpenVINO {kind}: {why}; use "
+                                    f"--detector-runtime {'openvino' if kind == 'int8' else 'pytorch'}") from None
+                if kind == "int8":
+                    self.notice(f"detector: OpenVINO f32 (the int8 model could not be made: {why})")
+                    self.runtime = "openvino"
+                    continue
+                self.notice(f"detector: PyTorch (the OpenVINO export failed: {why})")
+                self.runtime, self.model, self.kw["imgsz"] = "pytorch", self._pt_model, self.imgsz
+                return
         if self._auto or self.kw["imgsz"] != shape:
             self.notice(f"detector: OpenVINO {kind} at {shape[1]}x{shape[0]} ({folder.name})")
         self.model, self.kw["imgsz"] = model, shape
@@ -341,22 +365,64 @@ class PoseDetector:
         return ids, kp.astype(np.float32), r.boxes.xyxy.float().cpu().numpy()
 
 
+# --detect-every auto: how smoothly the people in view must move for the detector to skip frames. Linear
+# interpolation over a stride of s frames is off mid-stride by |a| s^2 / 8 (a: acceleration, pixels per
+# frame^2); strides are taken while that stays under this share of each person's box height for 90% of the
+# confident keypoints, about the detector's own frame-to-frame jitter (1% is ~2 px on a 240 px person).
+# (A cubic curve through four detections instead of the straight line scored the same on bench_multiview.)
+STILL_ERROR = 0.01
+
+
+def _interpolation_error(per_id: dict, detected: list[int], stride: int) -> float:
+    """The mid-stride error (share of the box height, 90th percentile over confident keypoints) that linear
+    interpolation over `stride` frames would make for the motion of the last 2 x stride frames, measured on
+    the detections nearest t - 2 stride, t - stride and t, for the person who moves least smoothly of those in
+    view (a bystander standing still does not stop the strides; someone appearing does): inf when someone in
+    view now was not seen at all three. Measuring over the stride itself, not over the last three detections,
+    keeps the detector's jitter from counting as motion differently at different strides."""
+    t2 = detected[-1]
+    t1 = next((d for d in reversed(detected) if d <= t2 - stride), None)
+    t0 = next((d for d in reversed(detected) if t1 is not None and d <= t1 - stride), None)
+    seen = [d for d in per_id.values() if t2 in d]
+    if t0 is None or not seen:
+        return float("inf")
+    worst = 0.0
+    for d in seen:
+        if t0 not in d or t1 not in d:
+            return float("inf")
+        (k0, _), (k1, _), (k2, b2) = d[t0], d[t1], d[t2]
+        ok = (k0[:, 2] > 0.5) & (k1[:, 2] > 0.5) & (k2[:, 2] > 0.5)
+        height = float(b2[3] - b2[1])
+        if ok.sum() < 5 or not height > 0:
+            return float("inf")
+        v1, v2 = (k1[ok, :2] - k0[ok, :2]) / (t1 - t0), (k2[ok, :2] - k1[ok, :2]) / (t2 - t1)
+        accel = np.linalg.norm(v2 - v1, axis=-1) / ((t2 - t0) / 2)
+        worst = max(worst, float(np.percentile(accel, 90)) * stride ** 2 / 8 / height)
+    return worst
+
+
 def detect_video(frames: Iterable[np.ndarray], num_frames: int, detector: PoseDetector,
-                 progress: Callable[[int], None] | None = None, every: int = 1) -> Tracks:
+                 progress: Callable[[int], None] | None = None, every: int = 1, still_every: int = 0) -> Tracks:
     """Run the detector over a frame stream and collect tracks. Memory: O(tracks x frames x 17).
 
     every: detect on every `every`-th frame only (and on the last one); a track seen at both ends of a stride
     gets the frames between by linear interpolation of its keypoints and box (confidence: the lower end's).
+    still_every (> every): the stride while everyone in view moves smoothly enough for interpolation
+    (_interpolation_error < STILL_ERROR, judged afresh at every detection, so the stride follows the motion as
+    it goes): --detect-every auto.
     The lifter is temporal and its 2D is smoothed anyway, so detecting at ~30 Hz loses little (README)."""
     per_id: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
     detected: list[int] = []
-    t, pending = -1, None
+    t, pending, next_t = -1, None, 0
     for t, frame in enumerate(frames):
-        if t % every:
+        if t < next_t:
             pending = frame  # kept so the last frame is detected even off the stride
         else:
             pending = None
             _record(detector, frame, t, per_id, detected)
+            smooth = still_every > every and _interpolation_error(per_id, detected, still_every) < STILL_ERROR
+            stride = still_every if smooth else every
+            next_t = t + stride
         if progress:
             progress(1)
     if pending is not None:
@@ -377,6 +443,7 @@ def detect_video(frames: Iterable[np.ndarray], num_frames: int, detector: PoseDe
         tracks.ids.append(tid)
         tracks.kpts.append(k)
         tracks.boxes.append(b)
+    tracks.frames_detected = len(detected)
     return tracks
 
 

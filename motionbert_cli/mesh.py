@@ -92,7 +92,7 @@ def run_mesh(opts: MeshOptions, console) -> Path:
             finish()
         stages.timing["total"] = time.perf_counter() - t_start
         write_json_atomic(outdir.path("timing_mesh.json"),
-                          {**stages.timing, "frames": result.num_frames, "people": len(sel)})
+                          {**stages.timing, "frames": result.num_frames, "people": len(sel), **stages.counts})
     P = len(sel)
     console.print(f"[green]wrote[/] {out}" + (f" and {opts.render}" if opts.render else "") +
                   f" ({P} {'person' if P == 1 else 'people'}, {result.num_frames} frames)")
@@ -216,7 +216,7 @@ def run_anny_mesh(opts: MeshOptions, console) -> Path:
             finish()
         stages.timing["total"] = time.perf_counter() - t_start
         write_json_atomic(outdir.path("timing_mesh.json"),
-                          {**stages.timing, "frames": motion.num_frames, "people": len(sel), **errors})
+                          {**stages.timing, "frames": motion.num_frames, "people": len(sel), **stages.counts, **errors})
     P = len(sel)
     console.print(f"[green]wrote[/] {out}" + (f" and {opts.render}" if opts.render else "") +
                   f" ({P} {'person' if P == 1 else 'people'}, {motion.num_frames} frames): body fit "

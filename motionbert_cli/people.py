@@ -22,11 +22,16 @@ from .tracks import Tracks, fix_swaps, select_tracks, stitch_tracks
 from .video import VideoInfo, read_frames
 
 
-def detection_stride(value: str | int, fps: float) -> int:
-    """--detect-every: N as given, or 'auto': detect at about 30 Hz (every 2nd frame of a 60 fps video)."""
+def detection_stride(value: str | int, fps: float) -> tuple[int, int]:
+    """--detect-every -> (stride, stride while everyone in view moves smoothly; 0: no such second stride).
+
+    N: every Nth frame, whatever happens. 'auto': every frame, but every 2nd (every 3rd at 90 fps...) while
+    everyone in view moves smoothly enough for the frames between to be interpolated (detect.STILL_ERROR);
+    below 20 fps always every frame."""
     if str(value) == "auto":
-        return max(1, round(fps / 30.0))
-    return max(1, int(value))
+        fps = fps or 30.0
+        return (1, 0) if fps < 20 else (1, max(2, round(fps / 30.0)))
+    return max(1, int(value)), 0
 
 
 def get_tracks(video_info, keypoints: Path | None, detector: str | None, device: str, imgsz: int, stages: Stages,
@@ -47,8 +52,10 @@ def get_tracks(video_info, keypoints: Path | None, detector: str | None, device:
                            notice=stages.progress.console.print)
         advance, finish = stages.stage("detect", video_info.frames)
         # (decoding in a thread ahead of the detector was tried: no faster on 2 cores, where both compete)
+        every, still_every = detection_stride(detect_every, video_info.fps)
         tracks = detect_video(read_frames(video_info.path, video_info.start, video_info.frames), video_info.frames,
-                              det, advance, every=detection_stride(detect_every, video_info.fps))
+                              det, advance, every=every, still_every=still_every)
+        stages.counts["frames_detected"] = tracks.frames_detected
         finish()
     if video_info is not None and tracks.num_frames > video_info.frames:
         video_info.frames = tracks.num_frames

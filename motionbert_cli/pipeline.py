@@ -165,7 +165,7 @@ def run_pose3d(opts: Pose3dOptions, console, model=None) -> Path:
             finish()
         stages.timing["total"] = time.perf_counter() - t_start
         write_json_atomic(outdir.path("timing_pose3d.json"),
-                          {**stages.timing, "frames": motion.num_frames, "people": len(sel)})
+                          {**stages.timing, "frames": motion.num_frames, "people": len(sel), **stages.counts})
     ids, swaps, P = motion.track_ids, motion.lr_swaps_fixed.tolist(), len(sel)
     if opts.people.fix_swaps:
         console.print(f"left/right swaps of the 2D detector undone: {sum(swaps)}"

@@ -17,6 +17,7 @@ class Stages:
                                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                                  console=console)
         self.timing: dict[str, float] = {}
+        self.counts: dict[str, int] = {}  # e.g. frames_detected, for the timing files
 
     def __enter__(self):
         self.progress.__enter__()

@@ -31,6 +31,7 @@ class Tracks:
     swaps_fixed: list[int] = field(default_factory=list)  # per track: left/right swaps undone (fix_swaps)
     # what a keypoint file says about its video: fps, frame_size (w, h), focal_length (our motion.npz)
     meta: dict = field(default_factory=dict)
+    frames_detected: int = 0  # frames the detector ran on (--detect-every: the rest interpolated)
 
     def present(self, i: int) -> np.ndarray:
         return self.kpts[i][..., 2].max(-1) > 0

@@ -114,6 +114,50 @@ def test_int8_detector_keeps_people_and_is_the_same_model_for_everyone(tmp_path)
     assert first["ids"][0] == first["ids"][1] and first["ids"][0]
     assert first["median_px"] < 3.0 and first["p90_px"] < 10.0, first
     assert first["precision"] == "<Type: 'float32'>" and "int8" in first["notes"][0], first
-    bins = [next((tmp_path / f"cache{k}" / "detectors").glob("*-int8_openvino_model")) / "yolo11n-pose.bin"
+    bins = [next((tmp_path / f"cache{k}" / "detectors").glob("*-int8v2_openvino_model")) / "yolo11n-pose.bin"
             for k in range(2)]
     assert bins[0].read_bytes() == bins[1].read_bytes()
+
+
+def test_detection_stride_auto():
+    """--detect-every auto: every frame, every 2nd while the motion is smooth; slow video always every frame."""
+    from motionbert_cli.people import detection_stride
+
+    assert detection_stride("auto", 30.0) == (1, 2)
+    assert detection_stride("auto", 60.0) == (1, 2)
+    assert detection_stride("auto", 10.0) == (1, 0)
+    assert detection_stride("3", 30.0) == (3, 0)
+
+
+_STRIDES = """
+import json, sys
+import numpy as np
+from motionbert_cli.detect import PoseDetector, detect_video
+from motionbert_cli.video import read_frames
+video, n = sys.argv[1], int(sys.argv[2])
+every = detect_video(read_frames(video, 0, n), n, PoseDetector())
+auto = detect_video(read_frames(video, 0, n), n, PoseDetector(), every=1, still_every=2)
+i = int(np.argmax([k[..., 2].sum() for k in every.kpts]))  # the lunging man
+a, b = every.kpts[i], auto.kpts[auto.ids.index(every.ids[i])]
+d = np.linalg.norm(a[..., :2] - b[..., :2], axis=-1)
+interpolated = d.max(-1) > 0  # frames auto did not detect: the rest are the same detections
+d = d[interpolated][(a[interpolated, :, 2] > 0.5) & (b[interpolated, :, 2] > 0.5)]
+print(json.dumps({"detected": [every.frames_detected, auto.frames_detected], "median_px": float(np.median(d)),
+                  "p90_px": float(np.percentile(d, 90)), "height": float(np.nanmedian(every.boxes[i][:, 3] - every.boxes[i][:, 1]))}))
+"""
+
+
+@pytest.mark.slow
+def test_auto_stride_skips_frames_only_where_interpolation_holds():
+    """--detect-every auto on the shipped lunge clip (a man balancing and lunging, a bystander standing still):
+    frames are skipped while the motion is smooth, and the interpolated keypoints stay within the detector's
+    own jitter of detections on every frame (issue 24)."""
+    from conftest import ROOT
+
+    r = subprocess.run([sys.executable, "-c", _STRIDES, str(ROOT / "assets" / "lunge_portrait.mp4"), "100"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    every, auto = out["detected"]
+    assert every == 100 and 50 <= auto < 95, out   # some frames skipped, never more than every other one
+    assert out["median_px"] < 0.01 * out["height"] and out["p90_px"] < 0.03 * out["height"], out
