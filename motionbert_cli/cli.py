@@ -409,13 +409,15 @@ def live(
     person: Person = P.person,
     min_frames: MinFrames = P.min_frames,
     flip: Flip = PO.flip,
+    lift_every: Annotated[int, option(LO, "lift_every", "--lift-every", min=1)] = LO.lift_every,
     min_cutoff: Annotated[float, option(LO, "min_cutoff", "--cutoff", min=0.01)] = LO.min_cutoff,
     beta: Annotated[float, option(LO, "beta", "--beta", min=0.0)] = LO.beta,
     focal: Focal = LO.focal,
     height: Height = LO.height,
 ):
-    """3D joints from a camera, a stream or a file as it plays: causal windows (the newest frame is always
-    the last one the network sees), frames dropped rather than falling behind, latency reported.
+    """3D joints from a camera, a stream or a file as it plays: windows that end at the newest frame (lifted
+    every --lift-every frames: the frame between sees one frame ahead), frames dropped rather than falling
+    behind, latency reported.
 
     When the stream ends or stalls, or on Ctrl-C / SIGTERM, the same files as pose3d (motion.npz/.json, CSV,
     TRC, BVH, angles) are written for the frames processed, plus live.jsonl (one line per processed frame,
@@ -429,7 +431,8 @@ def live(
     people = PeopleOptions(detector=detector, imgsz=imgsz, detector_runtime=detector_runtime.value,
                            device=_resolve_device(device), person=check_person(person), min_frames=min_frames)
     opts = LiveOptions(source=source, out=out, checkpoint=checkpoint, heads=heads, people=people,
-                       realtime=realtime, preview=preview, flip=flip, seconds=seconds, min_cutoff=min_cutoff,
+                       realtime=realtime, preview=preview, flip=flip, lift_every=lift_every, seconds=seconds,
+                       min_cutoff=min_cutoff,
                        beta=beta, focal=focal, height=height)
     run_live(opts, _console())
 

@@ -2,8 +2,10 @@
 
 A capture thread reads frames at the source's pace and keeps only the newest; the main loop detects, tracks
 and lifts whatever frame is newest when it is free, so a slow machine drops frames (counted) instead of
-falling behind. Lifting is causal: each person's window ends at the newest frame (the network sees only the
-past) and a causal one-euro filter smooths the 3D. When the stream ends, stalls, or on Ctrl-C / SIGTERM, the
+falling behind. Each person's window ends at the newest frame and is lifted every `lift_every` processed
+frames (default 2: half the lifting, which costs as much as detecting); the newest frame's 3D is causal, a
+frame in between sees the frames after it up to the newest, and comes that much later. A causal one-euro
+filter smooths the 3D. When the stream ends, stalls, or on Ctrl-C / SIGTERM, the
 same files as `pose3d` are written for the frames processed (dropped frames are gaps).
 """
 from __future__ import annotations
@@ -51,7 +53,10 @@ class FrameSource:
         if not Path(source).exists() and not source.isdigit() and "://" not in source:
             raise UserError(f"live source not found: {source} (give a camera index such as 0, a stream URL "
                             f"such as rtsp://..., or a video file)")
-        self.cap = cv2.VideoCapture(int(source) if source.isdigit() else source)
+        # One decoding thread: FFmpeg's default (one per core) takes the cores from the detector and lifter in
+        # bursts; the networks need them more than the reader does (README "live").
+        self.cap = cv2.VideoCapture(int(source) if source.isdigit() else source, cv2.CAP_ANY,
+                                    [cv2.CAP_PROP_N_THREADS, 1])
         if not self.cap.isOpened():
             raise UserError(f"cannot open {source} as a camera, stream or video (check the index, URL or file)")
         fps = self.cap.get(cv2.CAP_PROP_FPS)
@@ -162,30 +167,56 @@ def lift_newest(model, windows: list[np.ndarray], flip: bool, fn=None) -> list[n
     return [None if y is None else y[-1] for y in outs]
 
 
-def process_frame(f: Frame, det, model, people: dict[int, PersonState], opts: LiveOptions, fps: float,
-                  lift_fn=None):
-    """Detect, track and lift one frame; each person's causal 3D is filtered and kept in their state.
-    Returns (the people in this frame as (track id, state), the frame's live.jsonl record)."""
+def detect_frame(f: Frame, det, model, people: dict[int, PersonState], opts: LiveOptions, fps: float) -> list:
+    """Detect and track one frame; each person's 2D joins their window. Returns the people in the frame as
+    (track id, state, box), the most visible first (at most opts.max_people)."""
     ids, kp, boxes = det(f.image)
     order = np.argsort([-(k[:, 2] > 0.3).sum() for k in kp])[:opts.max_people]  # the most visible people
-    active, active_boxes = [], []
+    active = []
     for n in order:
         tid = int(ids[n])
         st = people.setdefault(tid, PersonState(model.cfg.maxlen))
         st.push(f.index, coco_to_h36m(kp[n][None])[0].astype(np.float32), max_gap=max(2, round(0.5 * fps)))
-        active.append((tid, st))
-        active_boxes.append(boxes[n])
-    ys = lift_newest(model, [np.stack(st.kpts) for _, st in active], opts.flip, lift_fn) if active else []
-    record = {"frame": f.index, "time_s": round(f.index / fps, 4), "people": {}}
-    for (tid, st), y, box in zip(active, ys, active_boxes):
-        if y is None:
-            continue
-        if st.filt is None:
-            st.filt = OneEuroStream(fps, opts.min_cutoff, opts.beta, max(person_height(st.kpts[-1][None]), 1.0))
-        y = st.filt(y, f.index)
-        st.out[f.index] = (st.kpts[-1], y.astype(np.float32), box)
-        record["people"][tid] = np.round(y, 2).tolist()
-    return active, record
+        active.append((tid, st, boxes[n]))
+    return active
+
+
+def lift_waiting(waiting: list, model, opts: LiveOptions, fps: float, lift_fn=None) -> list[dict]:
+    """Lift the frames detected since the last lift, `waiting` = [(Frame, detect_frame's people)], oldest first:
+    one window per person, ending at their newest frame (causal for the newest frame; an older waiting frame
+    sees the frames after it up to the newest). Each person's 3D is filtered (causal one-euro, frames in order)
+    and kept in their state. Returns each waiting frame's live.jsonl record."""
+    states = {}
+    for _, active in waiting:
+        for tid, st, _ in active:
+            states[tid] = st
+    tids = list(states)
+    outs = lift_pixel_windows(model, [np.stack(states[t].kpts) for t in tids], flip=opts.flip, fn=lift_fn,
+                              batch_flip=lift_fn is not None) if tids else []
+    window = dict(zip(tids, outs))
+    records = []
+    for f, active in waiting:
+        record = {"frame": f.index, "time_s": round(f.index / fps, 4), "people": {}}
+        for tid, st, box in active:
+            y = window[tid]
+            if y is None or f.index not in st.frames:  # too few confident joints; or left the window already
+                continue
+            y = y[list(st.frames).index(f.index)]
+            if st.filt is None:
+                st.filt = OneEuroStream(fps, opts.min_cutoff, opts.beta, max(person_height(st.kpts[-1][None]), 1.0))
+            y = st.filt(y, f.index)
+            st.out[f.index] = (st.kpts[list(st.frames).index(f.index)], y.astype(np.float32), box)
+            record["people"][tid] = np.round(y, 2).tolist()
+        records.append(record)
+    return records
+
+
+def process_frame(f: Frame, det, model, people: dict[int, PersonState], opts: LiveOptions, fps: float,
+                  lift_fn=None):
+    """Detect, track and lift one frame (its newest-frame 3D: causal). Returns (the people in this frame as
+    (track id, state), the frame's live.jsonl record)."""
+    active = detect_frame(f, det, model, people, opts, fps)
+    return [(tid, st) for tid, st, _ in active], lift_waiting([(f, active)], model, opts, fps, lift_fn)[0]
 
 
 def _lifter_runtime(model, pp, console):
@@ -245,6 +276,19 @@ def run_live(opts: LiveOptions, console) -> Path:
     time_up = False
     outdir = OutputDir(opts.out)
     stream = open(outdir.path("live.jsonl"), "w")
+    waiting: list = []  # frames detected, not yet lifted (opts.lift_every)
+
+    def flush() -> None:
+        """Lift the waiting frames; their records go to live.jsonl with their latency (capture -> 3D)."""
+        records = lift_waiting(waiting, model, opts, src.fps, lift_fn)
+        done = time.perf_counter()
+        for (fw, _), record in zip(waiting, records):
+            latencies.append(done - fw.captured)
+            record["latency_ms"] = round(1000 * latencies[-1], 1)
+            stream.write(json.dumps(record) + "\n")
+        stream.flush()
+        waiting.clear()
+
     console.print(f"live: {opts.source} at {src.fps:g} fps; the newest 3D goes to {outdir.path('live.jsonl')} as "
                   f"it comes; all files land in {opts.out} when the stream ends or on Ctrl-C")
     try:
@@ -257,21 +301,21 @@ def run_live(opts: LiveOptions, console) -> Path:
             if f is None:
                 break
             size = (f.image.shape[1], f.image.shape[0])
-            active, record = process_frame(f, det, model, people, opts, src.fps, lift_fn)
-            done = time.perf_counter()
-            latencies.append(done - f.captured)
-            record["latency_ms"] = round(1000 * latencies[-1], 1)
-            stream.write(json.dumps(record) + "\n")
-            stream.flush()
+            active = detect_frame(f, det, model, people, opts, src.fps)
+            waiting.append((f, active))
             processed += 1
             last_index = f.index
+            if len(waiting) >= opts.lift_every:
+                flush()
             if preview:
-                if _show(f.image, active, src, latencies[-1]):
+                if _show(f.image, active, src, latencies[-1] if latencies else 0.0):
                     break
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM turned into it by the CLI
         interrupted = e
     finally:
         src.close()
+        if waiting and interrupted is None:
+            flush()
         stream.close()
         if preview:
             import cv2
@@ -345,7 +389,7 @@ def _show(image: np.ndarray, active, src: FrameSource, latency: float) -> bool:
     from .render import draw_legend, draw_skeleton_2d, person_colour
 
     img = image.copy()
-    for k, (tid, st) in enumerate(active):
+    for k, (tid, st, _) in enumerate(active):
         draw_skeleton_2d(img, st.kpts[-1], person_colour(k), f"#{tid}")
     draw_legend(img)
     cv2.putText(img, f"latency {latency * 1000:.0f} ms  dropped {src.dropped}", (10, 25), cv2.FONT_HERSHEY_SIMPLEX,

@@ -135,6 +135,8 @@ class LiveOptions:
                                      "present). q or Esc stops.")
     flip: bool = opt(True, FLIP_HELP)
     max_people: int = opt(4, "People lifted per frame (the most visible).")
+    lift_every: int = opt(2, "Lift every Nth processed frame; the frames between take their 3D from the next "
+                             "window (one frame later: less lifting, a frame more latency). 1: every frame, causal.")
     seconds: float | None = opt(None, "Stop after this many seconds.")
     stall_s: float = opt(5.0, "A stream that sends nothing this long has ended.")
     min_cutoff: float = opt(1.0, "Causal one-euro smoothing: cutoff at rest, Hz.")
