@@ -7,9 +7,10 @@ lowers it.
 
 Runtime: on CPU the weights are exported once to OpenVINO at the video's letterboxed shape (e.g. 384x640 for
 720p at --imgsz 640, the shape PyTorch itself uses) and cached under the tool's cache folder, keyed by the
-weights' hash; keypoints match PyTorch's to ~1e-4 px. OpenVINO's CPU plugin would compile the model to bf16 on
-CPUs with AVX512-BF16 or AMX (keypoints then move 0.7 px median, ~20 px at p99), so the model is recompiled
-with f32 forced before its first frame: the same numbers on every CPU kind, at about the same speed. By
+weights' hash; keypoints match PyTorch's to ~1e-4 px. The OpenVINO models run through openvino_pose.py (the
+steps of Ultralytics' predictor and tracker without their per-frame overhead, same results). OpenVINO's CPU
+plugin would compile the model to bf16 on CPUs with AVX512-BF16 or AMX (keypoints then move 0.7 px median,
+~20 px at p99), so it is compiled with f32 forced: the same numbers on every CPU kind, at about the same speed. By
 default (`auto`) the backbone and most of the neck run in int8 (quantized once per frame shape with NNCF on
 calibration frames shipped with the package, so every user gets the same model; the pose head stays in
 float): 1.2-1.6x faster, and the 3D as accurate (issue 24's gate, README "Speed"). Without `nncf` the f32
@@ -18,7 +19,6 @@ model runs, without `openvino` PyTorch.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import importlib.util
 import io
@@ -163,37 +163,9 @@ def openvino_model(weights: Path, shape: tuple[int, int]) -> Path:
     return final
 
 
-def _force_f32(folder: Path) -> Callable:
-    """An Ultralytics callback (on_predict_start, which runs once the backend is built) that skips the warmup
-    and recompiles the OpenVINO model in `folder` with f32 inference forced. Ultralytics compiles with only a latency hint, which
-    lets the CPU plugin pick bf16 where the CPU has it (AVX512-BF16, AMX); the hint cannot travel in the
-    model's rt_info (checked: the CPU plugin ignores it there)."""
-
-    def callback(predictor) -> None:
-        # Ultralytics' warmup runs no forward pass for OpenVINO on a CPU; all it does there is `import torchvision`
-        # so that NMS uses torchvision's kernel: 1.4-2 s of a 10 s clip's run (issue 24). Without it NMS runs
-        # Ultralytics' own torch NMS, which keeps the same boxes (tests/test_detect.py).
-        predictor.done_warmup = True
-        be = getattr(getattr(predictor, "model", None), "backend", None)
-        compile_model = getattr(be, "compile_model", None)
-        if not isinstance(compile_model, functools.partial) or getattr(be, "f32_forced", False):
-            return
-        import openvino as ov
-
-        kw = dict(compile_model.keywords)
-        kw["config"] = {**kw.get("config", {}), "INFERENCE_PRECISION_HINT": ov.Type.f32}
-        be.compile_model = functools.partial(compile_model.func, *compile_model.args, **kw)
-        core = compile_model.func.__self__
-        xml = next(folder.glob("*.xml"))
-        be.ov_compiled_model = be.compile_model(core.read_model(str(xml), str(xml.with_suffix(".bin"))))
-        be.f32_forced = True
-
-    return callback
-
-
-def letterbox(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def letterbox_u8(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """A BGR image scaled into (h, w) keeping its aspect and padded with grey 114, centred, as Ultralytics'
-    predictor letterboxes: -> [1, 3, h, w] float32 RGB in [0, 1], the network's input."""
+    predictor letterboxes: -> [h, w, 3] uint8 BGR."""
     import cv2
 
     h, w = shape
@@ -202,6 +174,12 @@ def letterbox(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     out = np.full((h, w, 3), 114, np.uint8)
     top, left = int(round((h - nh) / 2 - 0.1)), int(round((w - nw) / 2 - 0.1))
     out[top:top + nh, left:left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return out
+
+
+def letterbox(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """letterbox_u8 as the network's input: [1, 3, h, w] float32 RGB in [0, 1]."""
+    out = letterbox_u8(image, shape)
     return np.ascontiguousarray(out[..., ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
 
 
@@ -319,7 +297,7 @@ class PoseDetector:
                 self.runtime = "int8"
         if self.runtime == "pytorch":
             return
-        from ultralytics import YOLO
+        from .openvino_pose import OpenVINOPose
 
         shape = letterbox_shape(frame_shape[0], frame_shape[1], self.imgsz)
         kinds = ["int8", "f32"] if self.runtime == "int8" else ["f32"]
@@ -327,8 +305,7 @@ class PoseDetector:
             try:
                 folder = int8_openvino_model(self.weights, shape) if kind == "int8" else \
                     openvino_model(self.weights, shape)
-                model = YOLO(str(folder), task="pose")
-                model.add_callback("on_predict_start", _force_f32(folder))
+                model = OpenVINOPose(folder, self.kw["conf"], self.kw["tracker"])
                 break
             except UserError:
                 raise
@@ -354,6 +331,8 @@ class PoseDetector:
 
         if self.runtime != "pytorch" and frame.shape[:2] != self._frame_shape:
             self._choose_runtime(frame.shape)
+        if self.runtime != "pytorch":  # OpenVINO: openvino_pose, the same steps as Ultralytics' without its predictor
+            return self.model(frame)
         r = self.model.track(frame, **self.kw)[0]
         torch.set_num_threads(self._threads)  # Ultralytics' predictor setup lowers it for the whole process
         if r.boxes is None or r.boxes.id is None or r.keypoints is None or len(r.boxes) == 0:
