@@ -184,7 +184,7 @@ def main():
     ap.add_argument("--checkpoint", nargs="+", help="lifter file(s); default: pose3d's default lifter")
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
     ap.add_argument("--detector-runtime", default="auto", help="as pose3d's (cached per runtime)")
-    ap.add_argument("--detect-every", default="1", help="as pose3d's")
+    ap.add_argument("--detect-every", default=PeopleOptions.detect_every, help="as pose3d's (default: its default)")
     ap.add_argument("--humaneva", action="store_true", help="also HumanEva Validate with ground-truth 2D")
     ap.add_argument("--json", help="write the numbers here too")
     args = ap.parse_args()

@@ -122,7 +122,8 @@ def main():
     ap.add_argument("--checkpoint")
     ap.add_argument("--heads")
     ap.add_argument("--runtimes", default="pytorch,auto", help="detector runtimes to compare (--detector-runtime)")
-    ap.add_argument("--detect-every", default="1", help="pose3d --detect-every values to cross with the runtimes")
+    ap.add_argument("--detect-every", default="auto",
+                    help="pose3d --detect-every values to cross with the runtimes (default: auto, pose3d's default)")
     ap.add_argument("--only-720p", action="store_true", help="only the 1280x720 30 fps one-person clip")
     ap.add_argument("--no-loop", action="store_true")
     ap.add_argument("--no-live", action="store_true")

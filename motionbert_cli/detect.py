@@ -344,12 +344,13 @@ class PoseDetector:
         return ids, kp.astype(np.float32), r.boxes.xyxy.float().cpu().numpy()
 
 
-# --detect-every auto: how smoothly the people in view must move for the detector to skip frames. Linear
-# interpolation over a stride of s frames is off mid-stride by |a| s^2 / 8 (a: acceleration, pixels per
+# --detect-every auto (the default): how smoothly the people in view must move for the detector to skip frames.
+# Linear interpolation over a stride of s frames is off mid-stride by |a| s^2 / 8 (a: acceleration, pixels per
 # frame^2); strides are taken while that stays under this share of each person's box height for 90% of the
-# confident keypoints, about the detector's own frame-to-frame jitter (1% is ~2 px on a 240 px person).
-# (A cubic curve through four detections instead of the straight line scored the same on bench_multiview.)
-STILL_ERROR = 0.01
+# confident keypoints (0.5%: ~1 px on a 240 px person, under the detector's own jitter). 1% skipped more
+# frames but cost 1.0 mm P-MPJPE / 2.1 mm N-MPJPE on bench_multiview's views at 30 fps; 0.5% holds issue 24's
+# accuracy gate (README "Speed"). (A cubic curve through four detections scored like the straight line.)
+STILL_ERROR = 0.005
 
 
 def _interpolation_error(per_id: dict, detected: list[int], stride: int) -> float:

@@ -314,7 +314,7 @@ def run_live(opts: LiveOptions, console) -> Path:
         interrupted = e
     finally:
         src.close()
-        if waiting and interrupted is None:
+        if waiting:  # the frames detected since the last lift, interrupted or not
             flush()
         stream.close()
         if preview:

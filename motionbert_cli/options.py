@@ -57,7 +57,7 @@ class PeopleOptions:
     person: str = opt("auto", "Track id, 'auto' (longest/largest track) or 'all'.")
     min_frames: int = opt(10, "Shortest track lifted with --person all.")
     device: str = opt("cpu", "Where the networks run.")
-    detect_every: str = opt("1", "Detect every Nth frame, 2D interpolated between; auto: 2nd if smooth.")
+    detect_every: str = opt("auto", "Detect on every Nth frame; auto: every 2nd while motion is smooth.")
 
 
 @dataclass
