@@ -12,7 +12,9 @@ Columns:
   P-MPJPE    after a similarity fit per frame;  N-MPJPE  after a scale fit only (what MPJPE is once the
              unknown size is removed: orientation errors count)
   rot.       median angle of the rotation the similarity fit needs (degrees), and of its part about the
-             camera's vertical axis (which side of the body is nearer)
+             camera's vertical axis (which side of the body is nearer); then that rotation's mean signed
+             components about the camera's axes (a bias shows as a component far from 0) and the mean
+             error of the trunk's lean towards the camera (pelvis -> thorax; the camera looks down 12°)
   accel.     mean |second difference| of the root-relative joints (mm/frame^2): prediction (scaled to the
              truth by one factor for the clip), the truth's own, and the mean |a_pred - a_gt|
   joints     P-MPJPE per joint group
@@ -56,9 +58,10 @@ GROUPS = {"hips/pelvis": [0, 1, 4], "knees": [2, 5], "ankles": [3, 6], "spine/th
           "head": [9, 10], "shoulders": [11, 14], "elbows": [12, 15], "wrists": [13, 16]}
 
 
-def rotation_angles(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def rotation_angles(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per frame: the angle (degrees) of the rotation that best aligns root-relative pred onto gt [N, J, 3],
-    and the angle of its swing about the camera's y axis (image vertical) alone."""
+    the angle of its swing about the camera's y axis (image vertical) alone, and the rotation as a vector
+    [N, 3] (axis x angle, degrees, camera axes: x right, y down, z forward)."""
     p, g = pred - pred.mean(1, keepdims=True), gt - gt.mean(1, keepdims=True)
     U, _, Vt = np.linalg.svd(np.einsum("nji,njk->nik", p, g))
     d = np.sign(np.linalg.det(np.einsum("nij,njk->nik", U, Vt)))
@@ -67,7 +70,16 @@ def rotation_angles(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.nd
     R = np.einsum("nij,njk,nkl->nil", U, D, Vt)  # p @ R ~ g
     angle = np.degrees(np.arccos(np.clip((np.trace(R, axis1=1, axis2=2) - 1) / 2, -1, 1)))
     yaw = np.degrees(np.abs(np.arctan2(R[:, 0, 2] - R[:, 2, 0], R[:, 0, 0] + R[:, 2, 2])))
-    return angle, yaw
+    from scipy.spatial.transform import Rotation
+
+    vec = Rotation.from_matrix(np.transpose(R, (0, 2, 1))).as_rotvec(degrees=True)  # gt ~ R^T pred
+    return angle, yaw, vec
+
+
+def trunk_pitch(j: np.ndarray) -> np.ndarray:
+    """[N, 17, 3] camera frame -> how far the pelvis -> thorax line leans towards the camera (degrees)."""
+    v = j[:, 8] - j[:, 0]
+    return np.degrees(np.arctan2(-v[:, 2], -v[:, 1]))
 
 
 def acceleration(x: np.ndarray) -> np.ndarray:
@@ -82,7 +94,7 @@ def score(pred_m: np.ndarray, gt_m: np.ndarray) -> dict:
     gt = (gt_m - gt_m[:, :1])[ok] * 1000
     aligned = procrustes_align(pr, gt)
     per_joint = np.linalg.norm(aligned - gt, axis=-1).mean(0)
-    angle, yaw = rotation_angles(pr, gt)
+    angle, yaw, vec = rotation_angles(pr, gt)
     s = (pr * gt).sum() / (pr * pr).sum()
     run = ok[2:] & ok[1:-1] & ok[:-2]  # accelerations over consecutive scored frames only
     full_p, full_g = np.full_like(pred_m, np.nan), gt_m - gt_m[:, :1]
@@ -90,6 +102,8 @@ def score(pred_m: np.ndarray, gt_m: np.ndarray) -> dict:
     a_p, a_g = acceleration(full_p * 1000)[run], acceleration(full_g * 1000)[run]
     return {"p_mpjpe": float(per_joint.mean()), "n_mpjpe": float(n_mpjpe(pr, gt).mean()),
             "rot_deg": float(np.median(angle)), "yaw_deg": float(np.median(yaw)),
+            "rot_mean_xyz_deg": [float(v) for v in vec.mean(0)],
+            "trunk_pitch_bias_deg": float((trunk_pitch(pr) - trunk_pitch(gt)).mean()),
             "accel_pred": float(a_p.mean()), "accel_gt": float(a_g.mean()),
             "accel_err": float(np.abs(a_p - a_g).mean()), "frames": int(ok.sum()),
             "per_joint": {n: float(e) for n, e in zip(H36M_JOINTS, per_joint)},
@@ -217,6 +231,11 @@ def main():
     for name, r in rows.items():
         print(f"| {name} | {r['p_mpjpe']:.1f} | {r['n_mpjpe']:.1f} | {r['rot_deg']:.1f} | {r['yaw_deg']:.1f} | "
               f"{r['accel_pred']:.1f} | {r['accel_gt']:.1f} | {r['accel_err']:.1f} | {r['frames']} |")
+    print("\n| input | mean aligning rotation about camera x / y / z (deg, signed) | trunk lean towards the camera, "
+          "pred - GT (deg) |\n|---|---|---|")
+    for name, r in rows.items():
+        x, y, z = r["rot_mean_xyz_deg"]
+        print(f"| {name} | {x:+.1f} / {y:+.1f} / {z:+.1f} | {r['trunk_pitch_bias_deg']:+.1f} |")
     print()
     print("| input | " + " | ".join(GROUPS) + " |")
     print("|---|" + "---|" * len(GROUPS))
