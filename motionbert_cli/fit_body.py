@@ -47,6 +47,16 @@ _BLENDED = {"spine04": ("pelvis", "chest", 0.25), "spine03": ("pelvis", "chest",
 BODY_TYPES = {"neutral": 0.5, "female": 0.0, "male": 1.0}  # --body: anny's gender phenotype
 
 
+def build_lengths(j: np.ndarray) -> np.ndarray:
+    """[..., 17, 3] H36M-17 joints -> [..., 11]: the eight limbs (camera.LIMBS), the trunk (pelvis to
+    mid-shoulders), the shoulder and the hip width."""
+    from .camera import limb_lengths
+
+    trunk = np.linalg.norm((j[..., 11, :] + j[..., 14, :]) / 2 - j[..., 0, :], axis=-1)
+    return np.concatenate([limb_lengths(j), trunk[..., None], np.linalg.norm(j[..., 11, :] - j[..., 14, :], axis=-1)[..., None],
+                           np.linalg.norm(j[..., 1, :] - j[..., 4, :], axis=-1)[..., None]], -1)
+
+
 def _unit(v):
     return v / (np.linalg.norm(v, axis=-1, keepdims=True) + 1e-12)
 
@@ -187,23 +197,30 @@ class AnnyFitter:
                 "R": out["rest_bone_poses"][0, :, :3, :3].double().numpy(),
                 "verts": out["rest_vertices"][0].double().numpy()}
 
-    def limb_lengths(self, heads: np.ndarray) -> np.ndarray:
-        pairs = [("upperleg01.L", "lowerleg01.L"), ("lowerleg01.L", "foot.L"), ("upperleg01.R", "lowerleg01.R"),
-                 ("lowerleg01.R", "foot.R"), ("upperarm01.L", "lowerarm01.L"), ("lowerarm01.L", "wrist.L"),
-                 ("upperarm01.R", "lowerarm01.R"), ("lowerarm01.R", "wrist.R")]
-        return np.array([np.linalg.norm(heads[self.ix[a]] - heads[self.ix[b]]) for a, b in pairs])
+    def rest_joints(self, rest: dict) -> np.ndarray:
+        """The rest body's H36M-17 joints [17, 3] of the lifter's kind (detector_share; head and spine NaN)."""
+        j = np.full((17, 3), np.nan)
+        for k, name in H36M_BONE.items():
+            j[k] = rest["heads"][self.ix[name]]
+        j[0] = (j[1] + j[4]) / 2
+        a = self.detector_share
+        if a:
+            from .keypoints import coco_to_h36m
+
+            coco = self.kp_weights.double().numpy() @ rest["verts"][self.kp_cols.numpy()]
+            j[SCORED] = (1 - a) * j[SCORED] + a * coco_to_h36m(coco)[SCORED]
+        return j
 
     def stature(self, verts: np.ndarray) -> float:
         return float(np.ptp(verts[:, 2]))
 
     def fit_shape(self, joints: np.ndarray, body: str = "neutral", height: float | None = None) -> dict:
-        """The phenotype whose limbs best match the lifted ones (median over frames): gender from `body`,
-        height (when given, the stature in metres; else searched) and proportions on a grid."""
-        from .camera import LIMBS, limb_lengths
-
-        target = np.nanmedian(limb_lengths(joints), axis=0)  # LIMBS order: L thigh, shin, R thigh, shin, arms
-        order = [(4, 5), (5, 6), (1, 2), (2, 3), (11, 12), (12, 13), (14, 15), (15, 16)]
-        target = np.array([target[LIMBS.index(p)] for p in order])
+        """The phenotype whose build best matches the lifted joints (medians over frames): its eight limbs, the
+        trunk (pelvis to mid-shoulders) and the shoulder and hip widths, measured on joints of the lifter's
+        kind. Gender from `body`, height (when given, the stature in metres; else searched) and proportions
+        (which sets the trunk against the limbs) on a grid. Limbs alone left the trunk free: the body's
+        shoulders then sat 3-4 cm below the lifted ones on every shared clip."""
+        target = np.nanmedian(build_lengths(joints), axis=0)
         base = {k: 0.5 for k in PHENOTYPES}
         base["gender"] = BODY_TYPES[body]
         heights = np.linspace(0.0, 1.0, 11)
@@ -213,9 +230,9 @@ class AnnyFitter:
             heights = [base["height"]]
         best, best_err = base, np.inf
         for h in heights:
-            for p in np.linspace(0.0, 1.0, 5):
+            for p in np.linspace(0.0, 1.0, 9):
                 ph = {**base, "height": float(h), "proportions": float(p)}
-                err = np.nanmean(np.abs(self.limb_lengths(self.rest(ph)["heads"]) - target))
+                err = np.nanmean(np.abs(build_lengths(self.rest_joints(self.rest(ph))[None])[0] - target))
                 if err < best_err:
                     best, best_err = ph, err
         return best

@@ -79,3 +79,22 @@ def test_rendered_body_covers_the_person_and_nothing_else(fitted):
         stray.append(outside.mean())
     assert covered / total >= 0.9, covered / total
     assert np.max(stray) < 0.002, np.max(stray)  # video coding noise aside, nothing drawn away from the person
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5])
+def test_shape_search_recovers_a_bodys_build(share):
+    """fit_shape given a body's own joints finds its height and proportions again: the trunk's length (which
+    `proportions` sets against the limbs) is matched, not only the limbs."""
+    pytest.importorskip("anny", reason="the default mesh path needs the anny package (a dependency)")
+    from motionbert_cli.body import load_anny
+    from motionbert_cli.fit_body import AnnyFitter, build_lengths
+
+    fitter = AnnyFitter(load_anny())
+    fitter.detector_share = share
+    for truth in ({"height": 0.3, "proportions": 0.0}, {"height": 0.8, "proportions": 1.0}):
+        ph = {**{k: 0.5 for k in ("gender", "age", "muscle", "weight")}, **truth}
+        joints = np.repeat(fitter.rest_joints(fitter.rest(ph))[None], 4, axis=0)
+        found = fitter.fit_shape(joints)
+        assert abs(found["height"] - truth["height"]) <= 0.1 and abs(found["proportions"] - truth["proportions"]) <= 0.125
+        trunk = lambda p: build_lengths(fitter.rest_joints(fitter.rest(p))[None])[0, 8]  # noqa: E731
+        assert abs(trunk(found) - trunk(ph)) < 0.01
