@@ -27,6 +27,10 @@ Columns:
 
 --checkpoint FILE lifts with FILE (two files: their average, as pose3d's default pair); default: pose3d's
 default lifter. --humaneva adds HumanEva Validate (ground-truth 2D, `motionbert eval pose3d`'s numbers).
+--by-part adds where the YOLO row's extra error comes from: the mocap moved to the detector's joint
+definitions (`synth.detector_view`, what training feeds: no detector errors), then that 2D with one group of
+YOLO's keypoints put in (face, trunk, legs, arms), and YOLO's 2D with one group of the detector view put in.
+(Reporting only: nothing is fitted to these numbers.)
 """
 from __future__ import annotations
 
@@ -50,6 +54,7 @@ from motionbert_cli.lift import load_pose3d  # noqa: E402
 from motionbert_cli.people import PeopleOptions, find_people  # noqa: E402
 from motionbert_cli.pipeline import Pose3dOptions, lift_people  # noqa: E402
 from motionbert_cli.progress import Stages  # noqa: E402
+from motionbert_cli.synth import detector_view  # noqa: E402
 from motionbert_cli.tracks import Tracks  # noqa: E402
 from motionbert_cli.video import probe  # noqa: E402
 
@@ -134,9 +139,10 @@ def angle_errors(pred_m: np.ndarray, gt_m: np.ndarray, up_gt: np.ndarray) -> dic
     return out
 
 
-def gt_keypoints(gt: dict) -> np.ndarray:
-    """The mocap joints projected into the image with the camera's distortion: [T, 17, 3] pixels + conf 1."""
-    J = gt["joints3d_cam"].astype(np.float64)
+def gt_keypoints(gt: dict, joints: np.ndarray | None = None) -> np.ndarray:
+    """The mocap joints (or `joints` [T, 17, 3] in the camera frame) projected into the image with the camera's
+    distortion: [T, 17, 3] pixels + conf 1."""
+    J = gt["joints3d_cam"].astype(np.float64) if joints is None else joints
     uv, _ = cv2.projectPoints(J.reshape(-1, 3), np.zeros(3), np.zeros(3), gt["K"], gt["dist"])
     uv = uv.reshape(J.shape[0], 17, 2)
     return np.concatenate([uv, np.ones(uv.shape[:-1] + (1,))], -1).astype(np.float32)
@@ -193,6 +199,39 @@ def placement(cam: np.ndarray, gt: np.ndarray, up: np.ndarray, floor_offset: flo
             "ankle_height_err_m": float(np.median(np.abs(h_pred - h_gt)))}
 
 
+PARTS = {"face": [9, 10], "trunk": [0, 1, 4, 7, 8, 11, 14], "legs": [2, 3, 5, 6], "arms": [12, 13, 15, 16]}
+
+
+def by_part(model, info, gt: dict, tracks: Tracks, sel: list[int]) -> None:
+    """Rows that swap groups of keypoints between YOLO's 2D and the detector view of the mocap (both H36M-17)."""
+    from motionbert_cli.keypoints import to_h36m
+
+    yolo = to_h36m(tracks.kpts[sel[0]], tracks.layout).astype(np.float32)
+    view = gt_keypoints(gt, detector_view(gt["joints3d_cam"].astype(np.float64), "mocap"))
+
+    def row(name: str, kp: np.ndarray) -> None:
+        tr = Tracks(info.frames)
+        tr.ids, tr.kpts, tr.boxes, tr.layout = [1], [kp], [np.zeros((info.frames, 4))], "h36m"
+        r = score(lift(model, tr, [0], info), gt["joints3d_cam"])
+        x, y, z = r["rot_mean_xyz_deg"]
+        print(f"| {name} | {r['p_mpjpe']:.1f} | {r['n_mpjpe']:.1f} | {r['rot_deg']:.1f} | {x:+.1f} / {y:+.1f} / {z:+.1f} "
+              f"| {r['trunk_pitch_bias_deg']:+.1f} |")
+
+    def mix(base: np.ndarray, other: np.ndarray, idx: list[int]) -> np.ndarray:
+        out = base.copy()
+        out[:, idx] = other[:, idx]
+        return out
+
+    print("\n| 2D fed to the lifter | P-MPJPE | N-MPJPE | rot. (deg) | rotation about x / y / z | trunk lean error |")
+    print("|---|---|---|---|---|---|")
+    row("mocap in the detector's definitions (detector_view)", view)
+    row("YOLO (as H36M-17)", yolo)
+    for part, idx in PARTS.items():
+        row(f"detector view, YOLO's {part}", mix(view, yolo, idx))
+    for part, idx in PARTS.items():
+        row(f"YOLO, the detector view's {part}", mix(yolo, view, idx))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", nargs="+", help="lifter file(s); default: pose3d's default lifter")
@@ -201,6 +240,7 @@ def main():
     ap.add_argument("--detect-every", default=PeopleOptions.detect_every, help="as pose3d's (default: its default)")
     ap.add_argument("--humaneva", action="store_true", help="also HumanEva Validate with ground-truth 2D")
     ap.add_argument("--json", help="write the numbers here too")
+    ap.add_argument("--by-part", action="store_true", help="also split the YOLO row's error by body part")
     args = ap.parse_args()
     folder = Path(args.shared) / CLIP
     if not folder.is_dir():
@@ -257,6 +297,8 @@ def main():
         rows[name]["placement"] = pl
         print(f"| {name} | {pl['pelvis_err_m']:.3f} | {pl['depth_err_m']:.3f} | {pl['depth_swing_pct']:.1f} | {pl['path_pred_m']:.1f} / "
               f"{pl['path_gt_m']:.1f} | {pl['ankle_height_err_m']:.3f} |")
+    if args.by_part:
+        by_part(model, info, gt, tracks, sel)
     if args.humaneva:
         he = Path(args.shared) / "data/eval/humaneva/data_3d_humaneva15.npz"
         res = evaluate_videopose3d(model, he, he.with_name("data_2d_humaneva15_gt.npz"), subjects=["Validate/"],
