@@ -172,6 +172,13 @@ def yolo_tracks(video: Path, runtime: str, console, every: str = "1") -> tuple[T
 LAST_CAMERA = {}
 
 
+def h36m_tracks(kp: np.ndarray) -> Tracks:
+    """One person's given H36M-17 keypoints [T, 17, 3] as tracks, as `pose3d --keypoints` reads them."""
+    tr = Tracks(len(kp))
+    tr.ids, tr.kpts, tr.boxes, tr.layout = [1], [kp], [np.zeros((len(kp), 4))], "h36m"
+    return tr
+
+
 def lift(model, tracks: Tracks, sel: list[int], info) -> np.ndarray:
     """pose3d's lifting, smoothing and placement of the chosen person -> joints3d [T, 17, 3] metres
     (joints3d_camera kept in LAST_CAMERA for the placement numbers)."""
@@ -215,9 +222,7 @@ def by_part(model, info, gt: dict, tracks: Tracks, sel: list[int]) -> None:
     view = gt_keypoints(gt, detector_view(gt["joints3d_cam"].astype(np.float64), "mocap"))
 
     def row(name: str, kp: np.ndarray) -> None:
-        tr = Tracks(info.frames)
-        tr.ids, tr.kpts, tr.boxes, tr.layout = [1], [kp], [np.zeros((info.frames, 4))], "h36m"
-        r = score(lift(model, tr, [0], info), gt["joints3d_cam"])
+        r = score(lift(model, h36m_tracks(kp), [0], info), gt["joints3d_cam"])
         x, y, z = r["rot_mean_xyz_deg"]
         print(f"| {name} | {r['p_mpjpe']:.1f} | {r['n_mpjpe']:.1f} | {r['rot_deg']:.1f} | {x:+.1f} / {y:+.1f} / {z:+.1f} "
               f"| {r['trunk_pitch_bias_deg']:+.1f} |")
@@ -262,9 +267,7 @@ def main():
     angles["YOLO 2D (pose3d defaults)"] = angle_errors(pred, gt["joints3d_cam"], up)
     places = {"YOLO 2D (pose3d defaults)": placement(LAST_CAMERA["joints"], gt["joints3d_cam"], *true_up(
         Path(args.shared), offset=True))}
-    gt_tr = Tracks(info.frames)
-    gt_tr.ids, gt_tr.kpts, gt_tr.boxes, gt_tr.layout = [1], [gt_keypoints(gt)], [np.zeros((info.frames, 4))], "h36m"
-    pred = lift(model, gt_tr, [0], info)
+    pred = lift(model, h36m_tracks(gt_keypoints(gt)), [0], info)
     rows["GT 2D (--keypoints)"] = score(pred, gt["joints3d_cam"])
     angles["GT 2D (--keypoints)"] = angle_errors(pred, gt["joints3d_cam"], up)
     places["GT 2D (--keypoints)"] = placement(LAST_CAMERA["joints"], gt["joints3d_cam"], *true_up(

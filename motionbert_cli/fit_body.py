@@ -197,19 +197,29 @@ class AnnyFitter:
                 "R": out["rest_bone_poses"][0, :, :3, :3].double().numpy(),
                 "verts": out["rest_vertices"][0].double().numpy()}
 
-    def rest_joints(self, rest: dict) -> np.ndarray:
-        """The rest body's H36M-17 joints [17, 3] of the lifter's kind (detector_share; head and spine NaN)."""
-        j = np.full((17, 3), np.nan)
+    def bone_joints(self, heads: np.ndarray) -> np.ndarray:
+        """Bone heads [..., B, 3] -> the body's own H36M-17 joint centres [..., 17, 3] (pelvis: mid hip joints;
+        spine, nose and head: NaN)."""
+        j = np.full(heads.shape[:-2] + (17, 3), np.nan)
         for k, name in H36M_BONE.items():
-            j[k] = rest["heads"][self.ix[name]]
-        j[0] = (j[1] + j[4]) / 2
-        a = self.detector_share
-        if a:
-            from .keypoints import coco_to_h36m
-
-            coco = self.kp_weights.double().numpy() @ rest["verts"][self.kp_cols.numpy()]
-            j[SCORED] = (1 - a) * j[SCORED] + a * coco_to_h36m(coco)[SCORED]
+            j[..., k, :] = heads[..., self.ix[name], :]
+        j[..., 0, :] = (j[..., 1, :] + j[..., 4, :]) / 2
         return j
+
+    def lifters_kind(self, joints: np.ndarray, coco: np.ndarray) -> np.ndarray:
+        """The body's joints [..., 17, 3] and COCO keypoints [..., 17, 3] -> joints of the kind the lifter gives
+        (detector_share of coco_to_h36m's points, the rest joint centres), to compare like with like."""
+        a = self.detector_share
+        if not a:
+            return joints
+        from .keypoints import coco_to_h36m
+
+        return (1 - a) * joints + a * coco_to_h36m(coco)
+
+    def rest_joints(self, rest: dict) -> np.ndarray:
+        """The rest body's H36M-17 joints [17, 3] of the lifter's kind (spine, nose and head NaN)."""
+        coco = self.kp_weights.double().numpy() @ rest["verts"][self.kp_cols.numpy()]
+        return self.lifters_kind(self.bone_joints(rest["heads"]), coco)
 
     def stature(self, verts: np.ndarray) -> float:
         return float(np.ptp(verts[:, 2]))
@@ -250,10 +260,7 @@ class AnnyFitter:
         ok = np.isfinite(joints[:, SCORED]).all((-1, -2))
         ph = phenotype or self.fit_shape(joints[ok], body, height)
         rest = self.rest(ph)
-        rest_j = np.full((17, 3), np.nan)
-        for k, name in H36M_BONE.items():
-            rest_j[k] = rest["heads"][self.ix[name]]
-        rest_j[0] = (rest_j[1] + rest_j[4]) / 2
+        rest_j = self.bone_joints(rest["heads"])
         rest_j[7] = rest["heads"][self.ix["spine03"]]
         rest_j[10] = rest["heads"][self.ix["head"]] + np.array([0, 0, 0.1])
         rest_j[9] = rest["heads"][self.ix["head"]] + np.array([0, -0.08, 0])  # the face is towards -Y
@@ -284,12 +291,7 @@ class AnnyFitter:
         D[..., 3, 3] = 1.0
         D[:, 0, :3, 3] = root
         out = self._pose(D, ph, progress)
-        mine = out["joints"]
-        if self.detector_share:
-            from .keypoints import coco_to_h36m
-
-            a = self.detector_share
-            mine = (1 - a) * mine + a * coco_to_h36m(out["coco"])
+        mine = self.lifters_kind(out["joints"], out["coco"])
         err = np.linalg.norm(mine[:, SCORED] - J[:, SCORED], axis=-1)[ok]
         for k in ("joints", "coco"):
             out[k][~ok] = np.nan
@@ -384,10 +386,7 @@ class AnnyFitter:
                                                                     for k, v in ph.items()},
                                pose_parameterization="world-orient")
                 local[a:a + n] = self.model.get_pose_parameterization(o, "local-ref").float().numpy()
-            heads = o["bone_poses"][:, :, :3, 3].double().numpy()
-            for k, name in H36M_BONE.items():
-                joints[a:a + n, k] = heads[:, self.ix[name]]
-            joints[a:a + n, 0] = (joints[a:a + n, 1] + joints[a:a + n, 4]) / 2
+            joints[a:a + n] = self.bone_joints(o["bone_poses"][:, :, :3, 3].double().numpy())
             v = o["vertices"]
             coco[a:a + n] = torch.einsum("kv,bvd->bkd", self.kp_weights, v[:, self.kp_cols]).double().numpy()
             if verts:
