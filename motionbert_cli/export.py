@@ -249,6 +249,7 @@ def write_anny_mesh(outdir: OutputDir, m: Motion3D, fits: list, faces: np.ndarra
     save_obj, one OBJ per person and frame in obj/."""
     from .body import PHENOTYPES
 
+    names = sorted({k for f in fits for k in f.local_changes})
     arrays = {
         "body_model": np.asarray("anny"),
         "pose_local_ref": np.stack([f.local_ref for f in fits]).astype(np.float32),      # [P, T, B, 4, 4]
@@ -256,6 +257,10 @@ def write_anny_mesh(outdir: OutputDir, m: Motion3D, fits: list, faces: np.ndarra
         "root_camera": np.stack([f.world_orient[:, 0, :3, 3] for f in fits]).astype(np.float32),  # [P, T, 3]
         "phenotype": np.array([[f.phenotype[k] for k in PHENOTYPES] for f in fits], np.float32),  # [P, 6]
         "phenotype_names": np.asarray(PHENOTYPES),
+        # [P, K] anny local changes in [-1, 1] (lengths and widths the phenotypes do not reach)
+        "local_changes": np.array([[f.local_changes.get(k, 0.0) for k in names] for f in fits], np.float32)
+        .reshape(len(fits), len(names)),
+        "local_change_names": np.asarray(names),
         "stature_m": np.array([f.stature_m for f in fits], np.float32),
         "joints3d": np.stack([f.joints for f in fits]).astype(np.float32),
         "coco_keypoints3d": np.stack([f.coco for f in fits]).astype(np.float32),

@@ -26,7 +26,7 @@ import torch
 
 from .body import PHENOTYPES
 
-# H36M-17 joint -> the anny bone whose head is that joint (pelvis: the mean of the hip joints)
+# H36M-17 joint -> the anny bone whose head is that joint (pelvis: the mean of the hip joints; thorax: THORAX)
 H36M_BONE = {1: "upperleg01.R", 2: "lowerleg01.R", 3: "foot.R", 4: "upperleg01.L", 5: "lowerleg01.L",
              6: "foot.L", 8: "neck01", 11: "upperarm01.L", 12: "lowerarm01.L", 13: "wrist.L",
              14: "upperarm01.R", 15: "lowerarm01.R", 16: "wrist.R"}
@@ -44,6 +44,11 @@ _DRIVEN = {"root": "pelvis", "pelvis.L": "pelvis", "pelvis.R": "pelvis", "spine0
 _BLENDED = {"spine04": ("pelvis", "chest", 0.25), "spine03": ("pelvis", "chest", 0.5),
             "spine02": ("pelvis", "chest", 0.75), "neck01": ("chest", "head", 0.33),
             "neck02": ("chest", "head", 0.66), "neck03": ("chest", "head", 1.0)}
+# Human3.6M's thorax is not the neck's base: on its training subjects' mocap it sits 5.0 cm above the shoulder
+# joints' midpoint (median over S1 and S8, in the chest's frame; 11% of the trunk), where anny's neck01 head is
+# 9.7 cm above its shoulder joints. So the body's thorax is that share of the way from the shoulders' midpoint
+# to neck01. Taking neck01 itself put the fitted shoulders 4-5 cm below the lifted ones on every shared clip.
+THORAX = 0.5
 BODY_TYPES = {"neutral": 0.5, "female": 0.0, "male": 1.0}  # --body: anny's gender phenotype
 
 
@@ -158,6 +163,7 @@ class BodyFit:
     """One person's fitted body over T frames (NaN where unseen)."""
 
     phenotype: dict                 # anny phenotype values in [0, 1]
+    local_changes: dict             # anny local changes (body_model's local_change_labels) in [-1, 1]
     world_orient: np.ndarray        # [T, B, 4, 4] anny "world-orient" pose parameters (camera frame)
     local_ref: np.ndarray           # [T, B, 4, 4] the same pose in anny's default "local-ref" parameterization
     joints: np.ndarray              # [T, 17, 3] the body's own H36M joints, camera frame (head/spine: NaN)
@@ -187,12 +193,23 @@ class AnnyFitter:
         self.detector_share = 0.0
 
     # ------------------------------------------------------------------ shape
-    def rest(self, phenotype: dict) -> dict:
-        """The rest model for a phenotype: bone heads [B, 3], rest bone rotations [B, 3, 3], rest vertices."""
+    def shape_kwargs(self, shape: dict, n: int | None = None) -> dict:
+        """A build {name: value} (phenotypes and local changes in one dict) -> anny's keyword arguments (values
+        as tensors of n, or floats)."""
+        v = (lambda x: float(x)) if n is None else (lambda x: torch.full((n,), float(x), dtype=self.model.dtype))
+        kw = {"phenotype_kwargs": {k: v(x) for k, x in shape.items() if k in PHENOTYPES}}
+        lc = {k: v(x) for k, x in shape.items() if k not in PHENOTYPES}
+        if lc:
+            kw["local_changes_kwargs"] = lc
+        return kw
+
+    def rest(self, shape: dict) -> dict:
+        """The rest model for a build (phenotypes, local changes): bone heads [B, 3], rest bone rotations
+        [B, 3, 3], rest vertices."""
         B = self.model.bone_count
         with torch.no_grad():
             out = self.model(pose_parameters=torch.eye(4).expand(1, B, 4, 4).to(self.model.dtype),
-                             phenotype_kwargs={k: float(v) for k, v in phenotype.items()})
+                             **self.shape_kwargs(shape))
         return {"heads": out["rest_bone_poses"][0, :, :3, 3].double().numpy(),
                 "R": out["rest_bone_poses"][0, :, :3, :3].double().numpy(),
                 "verts": out["rest_vertices"][0].double().numpy()}
@@ -204,6 +221,8 @@ class AnnyFitter:
         for k, name in H36M_BONE.items():
             j[..., k, :] = heads[..., self.ix[name], :]
         j[..., 0, :] = (j[..., 1, :] + j[..., 4, :]) / 2
+        mid = (j[..., 11, :] + j[..., 14, :]) / 2
+        j[..., 8, :] = mid + THORAX * (j[..., 8, :] - mid)
         return j
 
     def lifters_kind(self, joints: np.ndarray, coco: np.ndarray) -> np.ndarray:
@@ -224,28 +243,69 @@ class AnnyFitter:
     def stature(self, verts: np.ndarray) -> float:
         return float(np.ptp(verts[:, 2]))
 
+    def build(self, shape: dict) -> np.ndarray:
+        """A build's lengths [11] (build_lengths) at rest, on joints of the lifter's kind."""
+        return build_lengths(self.rest_joints(self.rest(shape))[None])[0]
+
     def fit_shape(self, joints: np.ndarray, body: str = "neutral", height: float | None = None) -> dict:
-        """The phenotype whose build best matches the lifted joints (medians over frames): its eight limbs, the
-        trunk (pelvis to mid-shoulders) and the shoulder and hip widths, measured on joints of the lifter's
-        kind. Gender from `body`, height (when given, the stature in metres; else searched) and proportions
-        (which sets the trunk against the limbs) on a grid. Limbs alone left the trunk free: the body's
-        shoulders then sat 3-4 cm below the lifted ones on every shared clip."""
+        """The build (phenotypes and local changes, one dict) whose lengths best match the lifted joints'
+        (medians over frames): its eight limbs, the trunk (pelvis to mid-shoulders) and the shoulder and hip
+        widths, measured on joints of the lifter's kind. Gender from `body`; height (when given, the stature in
+        metres; else searched) and proportions (which sets the trunk against the limbs) on a grid; then the
+        local changes the body file carries (`local_lengths`) take up what the phenotypes leave: they set one
+        length each. Phenotypes alone left Anny's hips and shoulders 6-8 cm narrower than Human3.6M's and
+        its trunk 2-6 cm short of the lifted one on the shared clips."""
         target = np.nanmedian(build_lengths(joints), axis=0)
         base = {k: 0.5 for k in PHENOTYPES}
         base["gender"] = BODY_TYPES[body]
         heights = np.linspace(0.0, 1.0, 11)
         if height is not None:  # the height phenotype whose stature is the given height
-            st = [self.stature(self.rest({**base, "height": h})["verts"]) for h in heights]
-            base["height"] = float(np.interp(height, st, heights))
+            base["height"] = self._height_for(base, height)
             heights = [base["height"]]
         best, best_err = base, np.inf
         for h in heights:
             for p in np.linspace(0.0, 1.0, 9):
                 ph = {**base, "height": float(h), "proportions": float(p)}
-                err = np.nanmean(np.abs(build_lengths(self.rest_joints(self.rest(ph))[None])[0] - target))
+                err = np.nanmean(np.abs(self.build(ph) - target))
                 if err < best_err:
                     best, best_err = ph, err
+        for _ in range(2 if height is not None else 1):
+            best = self.local_lengths(best, target)
+            if height is not None:  # the legs' and trunk's changes moved the stature: give it back
+                best["height"] = self._height_for(best, height)
         return best
+
+    def _height_for(self, shape: dict, stature: float) -> float:
+        """The height phenotype at which the build's stature is `stature` metres (the rest of it fixed)."""
+        heights = np.linspace(0.0, 1.0, 11)
+        st = [self.stature(self.rest({**shape, "height": h})["verts"]) for h in heights]
+        return float(np.interp(stature, st, heights))
+
+    def local_lengths(self, shape: dict, target: np.ndarray, passes: int = 2) -> dict:
+        """shape with the body file's local changes set so its lengths [11] meet `target` (medians, NaN
+        ignored). Each change drives one length (a limb's: both sides' mean; its slope on either side of 0 measured
+        here), so a few
+        passes of one-at-a-time solves converge; values kept in anny's range [-1, 1]."""
+        labels = list(getattr(self.model, "local_change_labels", []))
+        if not labels:
+            return shape
+        shape = {**shape, **{k: 0.0 for k in labels}}
+        base = self.build(shape)
+        effect = {}
+        for k in labels:  # what +1 and -1 of each change do to every length
+            up, down = self.build({**shape, k: 1.0}) - base, self.build({**shape, k: -1.0}) - base
+            size = np.abs(up) + np.abs(down)
+            i = size > 0.5 * size.max()  # both sides' limbs for a limb's change
+            effect[k] = (i, up[i].mean(), -down[i].mean())
+        for _ in range(passes):
+            cur = self.build(shape)
+            for k, (i, s_up, s_down) in effect.items():
+                miss = np.nanmean(target[i] - cur[i]) if np.isfinite(target[i]).any() else np.nan
+                if not np.isfinite(miss):
+                    continue
+                v = shape[k] + miss / (s_up if shape[k] + miss / s_up >= 0 else s_down)
+                shape[k] = float(np.clip(v, -1.0, 1.0))
+        return shape
 
     # ------------------------------------------------------------------ pose
     def fit(self, joints: np.ndarray, body: str = "neutral", height: float | None = None,
@@ -297,7 +357,8 @@ class AnnyFitter:
             out[k][~ok] = np.nan
         D[~ok] = np.nan
         out["local_ref"][~ok] = np.nan
-        return BodyFit(phenotype=ph, world_orient=D.astype(np.float32), local_ref=out["local_ref"],
+        return BodyFit(phenotype={k: v for k, v in ph.items() if k in PHENOTYPES},
+                       local_changes={k: v for k, v in ph.items() if k not in PHENOTYPES}, world_orient=D.astype(np.float32), local_ref=out["local_ref"],
                        joints=out["joints"], coco=out["coco"], joint_error_mm=float(err.mean() * 1000),
                        stature_m=self.stature(rest["verts"]))
 
@@ -326,6 +387,7 @@ class AnnyFitter:
         jt = torch.from_numpy(np.where(ok[:, None, None], J, 0.0))
         okt = torch.from_numpy(ok.astype(np.float64))[:, None]
         bones = [self.ix[H36M_BONE[k]] for k in SCORED if k != 0]
+        th = SCORED.index(8)
         if keypoints is not None and camera is not None:
             kp = torch.from_numpy(np.asarray(keypoints, np.float64))
             f, c = float(camera[0]), torch.tensor(camera[1], dtype=torch.float64)
@@ -349,6 +411,8 @@ class AnnyFitter:
             # compare like with like: the body's joints of the lifter's kind(s)
             pelvis = (Q[:, self.ix["upperleg01.L"]] + Q[:, self.ix["upperleg01.R"]]) / 2
             body = torch.cat([pelvis[:, None], Q[:, bones]], 1)
+            mid = (body[:, SCORED.index(11)] + body[:, SCORED.index(14)]) / 2
+            body = torch.cat([body[:, :th], (mid + THORAX * (body[:, th] - mid))[:, None], body[:, th + 1:]], 1)
             if a:
                 body = (1 - a) * body + a * coco_to_h36m_torch(kp3)[:, SCORED]
             e3 = ((body - jt[:, SCORED]) ** 2).sum(-1)
@@ -382,9 +446,7 @@ class AnnyFitter:
             d = torch.from_numpy(np.nan_to_num(D[a:a + chunk])).to(self.model.dtype)
             n = len(d)
             with torch.no_grad():
-                o = self.model(pose_parameters=d, phenotype_kwargs={k: torch.full((n,), float(v), dtype=self.model.dtype)
-                                                                    for k, v in ph.items()},
-                               pose_parameterization="world-orient")
+                o = self.model(pose_parameters=d, **self.shape_kwargs(ph, n), pose_parameterization="world-orient")
                 local[a:a + n] = self.model.get_pose_parameterization(o, "local-ref").float().numpy()
             joints[a:a + n] = self.bone_joints(o["bone_poses"][:, :, :3, 3].double().numpy())
             v = o["vertices"]
@@ -401,7 +463,8 @@ class AnnyFitter:
     def vertices(self, fit: BodyFit, chunk: int = 64) -> np.ndarray:
         """The fitted mesh [T, V, 3] float32, camera frame (NaN where unseen)."""
         ok = np.isfinite(fit.world_orient).all((-1, -2, -3))
-        v = self._pose(np.nan_to_num(fit.world_orient.astype(np.float64)), fit.phenotype, chunk=chunk,
+        v = self._pose(np.nan_to_num(fit.world_orient.astype(np.float64)), {**fit.phenotype, **fit.local_changes},
+                       chunk=chunk,
                        verts=True)["verts"]
         v[~ok] = np.nan
         return v

