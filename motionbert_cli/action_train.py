@@ -47,7 +47,8 @@ HELD_OUT_VIEWS = ViewConfig(elevation_deg=(40.0, 55.0), distance_m=(8.0, 12.0), 
 
 @dataclass
 class ActionTrainConfig(ActionTrainSchedule):
-    """options.ActionTrainSchedule (steps, epochs, views, lr, val_split, finetune_backbone, seed) and the rest."""
+    """options.ActionTrainSchedule (steps, epochs, views, lr, lr_backbone, val_split, finetune_backbone, seed) and
+    the rest."""
 
     batch_size: int = 64
     weight_decay: float = 1e-2
@@ -289,8 +290,10 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
     val_x = validation_inputs(val_ex, T, cfg) if val_ex else None
     val_y = np.asarray([e.label for e in val_ex])
     head_params = list(model.head.parameters())
-    params = list(model.parameters()) if cfg.finetune_backbone else head_params
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    groups = [{"params": head_params, "lr": cfg.lr}]
+    if cfg.finetune_backbone:
+        groups.append({"params": list(model.backbone.parameters()), "lr": cfg.lr_backbone})
+    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     lossf = nn.CrossEntropyLoss(label_smoothing=0.1)
     if not cfg.finetune_backbone:
         model.eval()

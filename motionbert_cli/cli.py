@@ -576,6 +576,7 @@ def train_action_cmd(
     epochs: Annotated[int, option(AS, "epochs", "--epochs", min=1)] = AS.epochs,
     views: Annotated[int, option(AS, "views", "--views", min=1)] = AS.views,
     lr: Annotated[float, option(AS, "lr", "--lr", min=0.0)] = AS.lr,
+    lr_backbone: Annotated[float, option(AS, "lr_backbone", "--lr-backbone", min=0.0)] = AS.lr_backbone,
     seed: Annotated[int, option(AS, "seed", "--seed")] = AS.seed,
     heads: Heads = PO.heads,
     detector: Detector = P.detector,
@@ -591,7 +592,7 @@ def train_action_cmd(
     from .progress import Stages
 
     _threads()
-    cfg = ActionTrainConfig(steps=steps, epochs=epochs, views=views, lr=lr, val_split=val_split,
+    cfg = ActionTrainConfig(steps=steps, epochs=epochs, views=views, lr=lr, lr_backbone=lr_backbone, val_split=val_split,
                             finetune_backbone=finetune_backbone, seed=seed)
     console = _console()
     dev = _resolve_device(device)

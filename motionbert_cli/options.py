@@ -178,6 +178,8 @@ class ActionTrainSchedule:
     views: int = opt(300, "Augmented views per class (random stretches, cameras for 3D, mirroring), spread over "
                           "its files.")
     lr: float = opt(1e-3, "Peak learning rate (cosine decay).")
+    lr_backbone: float = opt(1e-4, "With --finetune-backbone: the backbone's peak learning rate (MotionBERT's action "
+                                   "finetuning gives the backbone a tenth of the head's).")
     val_split: float = opt(0.2, "Share of each class's files held out for validation when no --val-dir is given.")
     finetune_backbone: bool = opt(False, "Train the backbone too (slower; for many examples). Default: only the "
                                          "head learns, on features computed once.")

@@ -117,3 +117,24 @@ def test_no_person_in_a_video_example(tmp_path):
     one_line_error(run_cli("train", "action", "--data", tmp_path / "d", "--out", tmp_path / "o"),
                    "empty.mp4", "no person")
     assert not (tmp_path / "o").exists()
+
+
+def test_finetune_backbone_uses_its_own_learning_rate(tmp_path):
+    """--finetune-backbone trains the backbone at --lr-backbone (0: it stays the shipped lifter's, while the
+    head still learns)."""
+    from motionbert_cli.checkpoint import default_checkpoint
+
+    rng = np.random.default_rng(2)
+    for kind in ("wave", "squat"):
+        write_class(tmp_path / "data" / kind, kind, 2, rng)
+    start = load_model(default_checkpoint()).state_dict()
+    moved = {}
+    for lr_bb in ("0", "1e-3"):
+        out = tmp_path / f"out{lr_bb}"
+        res = run_cli("--threads", "1", "train", "action", "--data", tmp_path / "data", "--out", out, "--views", "6",
+                      "--epochs", "1", "--val-split", "0", "--finetune-backbone", "--lr-backbone", lr_bb)
+        assert res.returncode == 0, res.stderr[-3000:]
+        bb = load_model(out / "action.bin").backbone.state_dict()
+        moved[lr_bb] = max(float((bb[k].float() - start[k].float()).abs().max()) for k in bb
+                           if k in start and bb[k].is_floating_point() and "running" not in k)
+    assert moved["0"] == 0.0 and moved["1e-3"] > 1e-4, moved
