@@ -204,11 +204,19 @@ def placement(cam: np.ndarray, gt: np.ndarray, up: np.ndarray, floor_offset: flo
     # what a BVH/TRC shows: the lower ankle above pose3d's own fitted floor, against the truth's
     floor = LAST_CAMERA.get("floor")
     own = (np.min(floor.height(cam[ok][:, [3, 6]]), axis=1) if floor is not None else np.full(int(ok.sum()), np.nan))
+    # and in the BVH as written (the camera frame levelled by that floor, the person's own floor added)
+    from motionbert_cli.bvh import BVH_NAMES, bvh_from_camera, forward_kinematics
+    from motionbert_cli.ground import level
+
+    skel, local, root, _ = bvh_from_camera(cam @ (level(floor) if floor is not None else np.eye(3)).T)
+    feet = [BVH_NAMES.index("LeftFoot"), BVH_NAMES.index("RightFoot")]
+    bvh = np.min(forward_kinematics(local, root, skel.offsets)[ok][:, feet, 1], axis=1)
     return {"pelvis_err_m": float(np.linalg.norm(e, axis=-1).mean()), "depth_err_m": float(np.abs(e[:, 2]).mean()),
             "depth_swing_pct": swing,
             "path_pred_m": path(cam[ok]), "path_gt_m": path(gt[ok]),
             "ankle_height_err_m": float(np.median(np.abs(h_pred - h_gt))),
-            "ankle_own_floor_err_m": float(np.median(np.abs(own - h_gt)))}
+            "ankle_own_floor_err_m": float(np.median(np.abs(own - h_gt))),
+            "ankle_bvh_err_m": float(np.median(np.abs(bvh - h_gt)))}
 
 
 PARTS = {"face": [9, 10], "trunk": [0, 1, 4, 7, 8, 11, 14], "legs": [2, 3, 5, 6], "arms": [12, 13, 15, 16]}
@@ -299,12 +307,13 @@ def main():
     for name, a in angles.items():
         rows[name]["angles"] = {k: {"mae": v[0], "bias": v[1]} for k, v in a.items()}
     print("\n| placement (joints3d_camera, default focal) | pelvis error (m) | depth error (m) | depth swing (%) "
-          "| pelvis path pred / GT (m) | lower ankle height error (m, median) | ... above its own floor |")
-    print("|---|---|---|---|---|---|---|")
+          "| pelvis path pred / GT (m) | lower ankle height error (m, median) | ... above its own floor | ... in the BVH |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, pl in places.items():
         rows[name]["placement"] = pl
         print(f"| {name} | {pl['pelvis_err_m']:.3f} | {pl['depth_err_m']:.3f} | {pl['depth_swing_pct']:.1f} | {pl['path_pred_m']:.1f} / "
-              f"{pl['path_gt_m']:.1f} | {pl['ankle_height_err_m']:.3f} | {pl['ankle_own_floor_err_m']:.3f} |")
+              f"{pl['path_gt_m']:.1f} | {pl['ankle_height_err_m']:.3f} | {pl['ankle_own_floor_err_m']:.3f} "
+              f"| {pl['ankle_bvh_err_m']:.3f} |")
     if args.by_part:
         by_part(model, info, gt, tracks, sel)
     if args.humaneva:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .ground import ANKLE_HEIGHT_M
+
 # The BVH skeleton: (name, parent, H36M joint it sits on). Mixamo-like names, so retargeting tools guess the
 # mapping. The collars start at the chest (H36M has no clavicle joint) and aim at the shoulders, so shoulders
 # follow the joints exactly however the chest's three points deform.
@@ -125,10 +127,7 @@ def fit_skeleton(b: np.ndarray) -> BvhSkeleton:
     for r, l in ((1, 4), (16, 12)):  # right = mirrored left, averaged
         m = 0.5 * (offsets[l] + offsets[r] * [-1, 1, 1])
         offsets[l], offsets[r] = m, m * [-1, 1, 1]
-    # Feet on the floor: the lower ankle's 2nd percentile height, less the ankle's height above the sole.
-    ankles = np.minimum(b[:, 3, 1], b[:, 6, 1])
-    floor = -(float(np.nanpercentile(ankles, 2)) - 0.08)
-    return BvhSkeleton(offsets=offsets, floor=floor)
+    return BvhSkeleton(offsets=offsets, floor=0.0)  # the floor: bvh_from_camera, once the skeleton is posed
 
 
 def _aims(p: int, off: np.ndarray) -> list[tuple[np.ndarray, int]]:
@@ -165,7 +164,7 @@ def solve_rotations(b: np.ndarray, skel: BvhSkeleton) -> tuple[np.ndarray, np.nd
     local = W.copy()
     for p in range(1, N):
         local[:, p] = np.swapaxes(W[:, PARENTS[p]], 1, 2) @ W[:, p]
-    return local, b[:, 0] + [0.0, skel.floor, 0.0]
+    return local, b[:, 0] + [0.0, skel.floor, 0.0]  # (bvh_from_camera: floor 0 here, added once posed)
 
 
 def forward_kinematics(local: np.ndarray, root: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -191,7 +190,14 @@ def bvh_from_camera(joints_cam: np.ndarray) -> tuple[BvhSkeleton, np.ndarray, np
     skel = fit_skeleton(b)
     filled = _fill_gaps(b)
     local, root = solve_rotations(filled, skel)
-    return skel, local, root, filled + [0.0, skel.floor, 0.0]
+    # Feet on the floor: the skeleton's lower ankle (its fixed legs, not the lifted ones, which vary in length)
+    # at its height above the floor in the median seen frame (ground.py: a low percentile left the feet
+    # floating by the ankles' noise).
+    fk = forward_kinematics(local, root, skel.offsets)[np.isfinite(b).all(axis=(1, 2))]
+    feet = [BVH_NAMES.index("LeftFoot"), BVH_NAMES.index("RightFoot")]
+    skel.floor = ANKLE_HEIGHT_M - float(np.median(fk[:, feet, 1].min(1)))
+    lift = np.array([0.0, skel.floor, 0.0])
+    return skel, local, root + lift, filled + lift
 
 
 def same_lengths(j: np.ndarray, offsets: np.ndarray) -> np.ndarray:
