@@ -338,12 +338,16 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
             x, y = draw_views(rng)  # fresh views every pass
             model.train()
             perm = rng.permutation(len(x))
+            advance, finish = (stages.stage(f"epoch {epoch + 1}/{cfg.epochs}", len(perm), "views") if stages
+                               else (lambda n=1: None, lambda: None))
             for i in range(0, len(perm), cfg.batch_size):
                 b = perm[i:i + cfg.batch_size]
                 if len(b) < 2:
                     continue  # BatchNorm needs two samples
                 loss = _finetune_step(model, [x[j] for j in b], torch.from_numpy(y[b]), lossf, opt)
                 sched.step()
+                advance(len(b))
+            finish()
             msg = f"epoch {epoch + 1}/{cfg.epochs}: loss {loss.item():.3f}"
             if val_x is not None:
                 acc, _ = evaluate(model, val_x, val_y, len(names))
