@@ -172,17 +172,23 @@ def split_examples(files: list[tuple[str, list[Path]]], val_split: float, rng: n
 
 # ------------------------------------------------------------------------------------------------ model
 
-def action_model(init: str | Path | None, num_classes: int, cfg: ActionTrainConfig, heads: int | None) -> ActionNet:
+def action_model(init: str | Path | None, names: list[str], cfg: ActionTrainConfig,
+                 heads: int | None) -> tuple[ActionNet, bool]:
     """A fresh classification head on the backbone of `init` (a pose3d, action or mesh checkpoint; default
-    the shipped lifter)."""
+    the shipped lifter), or, when `init` is an action checkpoint of these very classes (its own head's shape
+    and pooling), that whole model: its head then goes on learning from where it was (train the head alone
+    first, then --finetune-backbone from it). Returns (model, whether the head came with it)."""
     src = init or default_checkpoint()
     try:
         base = load_model(src, num_heads=heads)
     except CheckpointError as e:
         raise UserError(str(e)) from None
+    if (base.task == "action" and list(base.meta.get("classes") or []) == list(names)
+            and base.head_cfg.hidden_dim == cfg.hidden_dim and base.head_cfg.pool == cfg.pool):
+        return base, True
     backbone = base if base.task == "pose3d" else base.backbone
-    return ActionNet(backbone, ActionConfig(num_classes=num_classes, hidden_dim=cfg.hidden_dim, dropout=cfg.dropout,
-                                            pool=cfg.pool, standardize=cfg.standardize))
+    return ActionNet(backbone, ActionConfig(num_classes=len(names), hidden_dim=cfg.hidden_dim, dropout=cfg.dropout,
+                                            pool=cfg.pool, standardize=cfg.standardize)), False
 
 
 @torch.no_grad()
@@ -261,7 +267,7 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
         val_files = [(names.index(n), f) for n, fs in val_classes.items() for f in fs]
     else:
         train_files, val_files = split_examples(classes, cfg.val_split, rng)
-    model = action_model(init, len(names), cfg, heads)
+    model, warm = action_model(init, names, cfg, heads)
     T = min(243, model.cfg.maxlen)
 
     def load(items, what):
@@ -274,7 +280,8 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
 
     train_ex, val_ex = load(train_files, "train"), load(val_files, "validation")
     log(f"{len(names)} classes, {len(train_ex)} training and {len(val_ex)} validation examples; "
-        f"backbone window {T} frames, {'finetuned' if cfg.finetune_backbone else 'frozen'}")
+        f"backbone window {T} frames, {'finetuned' if cfg.finetune_backbone else 'frozen'}"
+        + ("; head and its feature scaling from --init" if warm else ""))
     per_class = [[e for e in train_ex if e.label == c] for c in range(len(names))]
 
     def draw_views(seed_rng):
@@ -301,7 +308,7 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
         x, y = draw_views(rng)
         log(f"backbone features of {len(x)} views...")
         feats = pooled_features(model, x)
-        if cfg.standardize:
+        if cfg.standardize and not warm:
             model.head.set_standardization(feats)
         val_feats = pooled_features(model, val_x) if val_x is not None else None
         yt = torch.from_numpy(y)
@@ -331,7 +338,7 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
     else:
         steps_per_epoch = int(np.ceil(cfg.views * len(names) / cfg.batch_size))
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps_per_epoch)
-        if cfg.standardize:  # scaled once by the starting backbone's features: a fixed, stored normalisation
+        if cfg.standardize and not warm:  # scaled once by the starting backbone's features: fixed and stored
             model.eval()
             model.head.set_standardization(pooled_features(model, draw_views(np.random.default_rng(cfg.seed + 1))[0]))
         for epoch in range(cfg.epochs):

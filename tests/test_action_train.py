@@ -138,3 +138,27 @@ def test_finetune_backbone_uses_its_own_learning_rate(tmp_path):
         moved[lr_bb] = max(float((bb[k].float() - start[k].float()).abs().max()) for k in bb
                            if k in start and bb[k].is_floating_point() and "running" not in k)
     assert moved["0"] == 0.0 and moved["1e-3"] > 1e-4, moved
+
+
+def test_init_from_an_action_checkpoint_of_the_same_classes_keeps_its_head(tmp_path):
+    """Head first, then --finetune-backbone from it: --init with an action checkpoint of the same classes
+    continues its head (at learning rates 0 the model comes back unchanged), another class list gets a fresh
+    head on that backbone."""
+    rng = np.random.default_rng(3)
+    for kind in ("wave", "squat"):
+        write_class(tmp_path / "data" / kind, kind, 2, rng)
+    first = tmp_path / "head"
+    assert run_cli("--threads", "1", "train", "action", "--data", tmp_path / "data", "--out", first, "--views", "6",
+                   "--steps", "20", "--val-split", "0").returncode == 0
+    res = run_cli("--threads", "1", "train", "action", "--data", tmp_path / "data", "--out", tmp_path / "ft",
+                  "--init", first / "action.bin", "--finetune-backbone", "--epochs", "1", "--views", "4",
+                  "--lr", "0", "--lr-backbone", "0", "--val-split", "0")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "head and its feature scaling from --init" in res.stdout + res.stderr
+    a, b = load_model(first / "action.bin").state_dict(), load_model(tmp_path / "ft/action.bin").state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a if "running" not in k and "num_batches" not in k)
+    (tmp_path / "data" / "squat").rename(tmp_path / "data" / "crouch")
+    res = run_cli("--threads", "1", "train", "action", "--data", tmp_path / "data", "--out", tmp_path / "new",
+                  "--init", first / "action.bin", "--steps", "5", "--views", "4", "--val-split", "0")
+    assert res.returncode == 0 and "from --init" not in res.stdout + res.stderr
