@@ -143,7 +143,8 @@ def _aims(p: int, off: np.ndarray) -> list[tuple[np.ndarray, int]]:
 
 
 def solve_rotations(b: np.ndarray, skel: BvhSkeleton) -> tuple[np.ndarray, np.ndarray]:
-    """Local joint rotations [T, N, 3, 3] and root positions [T, 3] that put the skeleton on Y-up BVH-joint
+    """Local joint rotations [T, N, 3, 3] and root positions [T, 3] (no floor added yet: bvh_from_camera adds it
+    once the skeleton is posed) that put the skeleton on Y-up BVH-joint
     positions b [T, N, 3] (no NaN). A joint that aims at one point takes the smallest swing from its
     parent's frame (so bones do not spin) and follows the bone exactly; the pelvis and the chest, which aim
     at three, are fitted rigidly (the collars then carry the shoulders exactly)."""
@@ -164,7 +165,7 @@ def solve_rotations(b: np.ndarray, skel: BvhSkeleton) -> tuple[np.ndarray, np.nd
     local = W.copy()
     for p in range(1, N):
         local[:, p] = np.swapaxes(W[:, PARENTS[p]], 1, 2) @ W[:, p]
-    return local, b[:, 0] + [0.0, skel.floor, 0.0]  # (bvh_from_camera: floor 0 here, added once posed)
+    return local, b[:, 0].copy()
 
 
 def forward_kinematics(local: np.ndarray, root: np.ndarray, offsets: np.ndarray) -> np.ndarray:

