@@ -8,12 +8,11 @@ at the camera nor grow when it reaches towards it. With a pinhole camera (focal 
 body part of L metres at depth Z spans f L / Z pixels, so the ratio k = L / (its length in pixels) is metres
 per pixel at the person, Z = f k, and the pelvis sits at ((u - cx) k, (v - cy) k, f k).
 
-Tried and not kept: holding each person's bones at one length (the median over the clip, left and right
-alike, directions kept) after placement. Human3.6M S9 improved (P-MPJPE 70.8 -> 69.5 mm with YOLO 2D, 49.4 ->
-46.4 with its ground-truth 2D: its mocap skeleton has fixed bones), but the references whose joint distances
-vary (HumanEva's markers, 1-5%; the pose2sim triangulation of detections) got worse (31.4 -> 32.6, 70.8 ->
-72.0), and the Anny body fitted to such joints (mesh) came 6-11 mm nearer them but 0.4-1.9 px further from
-the detections (benchmarks/bench_h36m.py, bench_multiview.py, bench_mesh.py; AVX2 EPYC).
+Each person's bones are then held at one length (steady_bones), the joints moving mostly along their viewing
+rays. An earlier form that moved them along the bones alone (directions kept) was tried and not kept: S9
+improved (70.8 -> 69.5 mm with YOLO 2D) but HumanEva (31.4 -> 32.6), the pose2sim triangulation (70.8 -> 72.0)
+and the 2D of the mesh fitted to the joints got worse. Kept along the rays, every one of them improves
+(models/README.md, "Steady bones").
 """
 from __future__ import annotations
 
@@ -217,14 +216,55 @@ def camera_joints(pix3d: np.ndarray, focal: float, centre: tuple[float, float],
     return root[:, None] + (u - u[:, :1]) * k
 
 
+# Bones that are one person's left and right sides (indices into H36M_BONES): held at their mean length.
+_BONE_MIRROR = {0: 3, 1: 4, 2: 5, 3: 0, 4: 1, 5: 2, 10: 13, 11: 14, 12: 15, 13: 10, 14: 11, 15: 12}
+# How far a bone's correction may move a joint across its viewing ray, as a share of the move along it: the
+# 2D (the ray) is far surer than the lifted depth. Chosen on Human3.6M S8 (a training subject) through its
+# cameras with the training's detector-like 2D and pose3d's default pair, benchmarks/bench_steady_bones.py
+# (P-MPJPE at 10 / 25 fps: 1.0 -> 74.5 / 68.6 mm, 0.5 -> 73.9 / 68.2, 0.25 -> 73.6 / 68.1, 0.1 -> 73.7 / 68.7;
+# without the step 76.9 / 71.0).
+ACROSS_RAY = 0.25
+
+
+def steady_bones(cam: np.ndarray, across_ray: float = ACROSS_RAY, iterations: int = 30) -> np.ndarray:
+    """One person's joints in the camera frame [T, 17, 3] (metres, NaN where unseen) with every bone held at
+    one length: its median over the clip, left and right alike (a person's bones do not change; a lifter's
+    vary by 5-30% from frame to frame, most where a limb points at the camera). Each bone is brought to its
+    length by moving its two ends along the bone (position-based projection, `iterations` sweeps; the pelvis,
+    which placement put on its own 2D, does not move), mostly along each joint's viewing ray so the 2D the
+    body was lifted from stays where it is."""
+    from .keypoints import H36M_BONES
+
+    J = np.array(cam, np.float64, copy=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a person never placed: all NaN, returned as such
+        L = np.array([np.nanmedian(np.linalg.norm(J[:, b] - J[:, a], axis=-1)) for a, b in H36M_BONES])
+    if not np.isfinite(L).all():
+        return J
+    L = np.array([(L[i] + L[_BONE_MIRROR[i]]) / 2 if i in _BONE_MIRROR else L[i] for i in range(len(L))])
+    for _ in range(iterations):
+        for (a, b), length in zip(H36M_BONES, L):
+            d = J[:, b] - J[:, a]
+            n = np.linalg.norm(d, axis=-1, keepdims=True)
+            half = (n - length) / 2 * d / np.maximum(n, 1e-9)   # each end's share of the correction
+            ends = ((b, -2.0),) if a == 0 else ((a, 1.0), (b, -1.0))  # the pelvis stays where placement put it
+            for j, sign in ends:
+                ray = J[:, j] / np.maximum(np.linalg.norm(J[:, j], axis=-1, keepdims=True), 1e-9)
+                along = (half * ray).sum(-1, keepdims=True) * ray
+                J[:, j] += sign * (along + across_ray * (half - along))
+    return J
+
+
 def place_in_metres(pix3d: np.ndarray, focal: float, centre: tuple[float, float], limb_metres: np.ndarray,
-                    fps: float, perspective: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
+                    fps: float, perspective: bool = True, steady: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
     """One person's lifter output [T, 17, 3] (pixels, NaN where unseen) -> (joints3d_camera: the unprojected
     body in the camera frame, metres; joints3d: the same with its origin at the median pelvis; the median
     metres per pixel at the person). Each frame has its own metres per pixel (fitted over 1 s), so a person
-    walking towards the camera keeps their size instead of growing with their image. perspective=False: the
-    body keeps the lifter's shape (see unproject)."""
+    walking towards the camera keeps their size instead of growing with their image; steady: each bone then held
+    at one length (steady_bones). perspective=False: the body keeps the lifter's shape (see unproject)."""
     cam = camera_joints(pix3d, focal, centre, limb_metres, smooth_frames=smoothing_frames(fps), perspective=perspective)
+    if steady and perspective:  # without a real camera there are no viewing rays to keep the 2D on
+        cam = steady_bones(cam)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a person never placed: all NaN, returned as such
         joints = cam - np.nanmedian(cam[:, 0], axis=0)

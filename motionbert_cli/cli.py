@@ -192,6 +192,7 @@ def pose3d(
     smooth: Annotated[Smooth, option(PO, "smooth", "--smooth")] = Smooth(PO.smooth),
     cutoff: Annotated[Optional[float], option(PO, "cutoff", "--cutoff", min=0.1)] = PO.cutoff,
     beta: Annotated[float, option(PO, "beta", "--beta", min=0.0)] = PO.beta,
+    steady_bones: Annotated[bool, option(PO, "steady_bones", "--steady-bones/--free-bones")] = PO.steady_bones,
     start: Start = PO.start,
     end: End = PO.end,
     fps: Annotated[Optional[float], option(PO, "fps", "--fps", min=1.0)] = PO.fps,
@@ -212,7 +213,7 @@ def pose3d(
     opts = Pose3dOptions(video=video, people=people, out=out, checkpoint=checkpoint, heads=heads,
                          precision=precision.value, flip=flip, pixel=pixel, render=render, focal=focal,
                          height=height, smooth=smooth.value, cutoff=cutoff, beta=beta, fps=fps,
-                         frame_size=_parse_size(size), start=start, end=end)
+                         steady_bones=steady_bones, frame_size=_parse_size(size), start=start, end=end)
     if files and (fps or size):
         raise UserError("--fps and --size describe keypoints given without a video; with a video they come from it")
     if not files and (start or end):

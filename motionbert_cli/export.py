@@ -187,7 +187,7 @@ def write_pose3d(outdir: OutputDir, m: Motion3D) -> dict[int, dict[str, np.ndarr
     """pose3d's files: motion.npz, motion.json, person_<id>.csv, (in metres) person_<id>.trc and .bvh, and
     person_<id>_angles.csv. Returns each person's angles (track id -> angles.joint_angles) for plots."""
     extra = {"joints3d_pixels": m.joints3d_pixels, "metric_scale": m.metric_scale, "checkpoint": m.checkpoint,
-             "lr_swaps_fixed": m.lr_swaps_fixed, "smoothing": m.smoothing}
+             "lr_swaps_fixed": m.lr_swaps_fixed, "smoothing": m.smoothing, "bones": m.bones}
     if not m.pixel:
         # markers for OpenSim / Pose2Sim and an animation for Blender & co, both placed in the scene
         floors = []

@@ -34,7 +34,7 @@ def help_of(cls, name: str) -> str:
 
 
 HEIGHT_HELP = "Standing height in metres: sets size and distance (default: 1.80)."
-FOCAL_HELP = "Focal length in pixels, for the camera placement (default: the longer frame side)."
+FOCAL_HELP = "Focal length in pixels (default: the longer frame side)."
 START_HELP = "Begin here: seconds (12.5) or frames (300f)."
 END_HELP = "End here (exclusive), as --start."
 HEADS_HELP = "Attention heads of the checkpoint (official models: 8)."
@@ -79,10 +79,10 @@ class Pose3dOptions:
     focal: float | None = opt(None, FOCAL_HELP)
     height: float | None = opt(None, HEIGHT_HELP)
     # filters.METHODS, applied to the 3D and to the 2D drawn in the overlay (bench_smoothing.py chose it)
-    smooth: str = opt("butterworth", "Smooth the 3D and the drawn 2D over time, zero-phase, never across gaps "
-                                     "(README compares them).")
+    smooth: str = opt("butterworth", "Smooth 3D and drawn 2D in time, zero-phase, not across gaps.")
     cutoff: float | None = opt(None, "Hz: Butterworth cutoff (default 6) or one-euro minimum cutoff (default 1).")
     beta: float = opt(5.0, "One-euro: cutoff rise per body height per second.")
+    steady_bones: bool = opt(True, "Each bone at its median length (README).")
     fps: float | None = opt(None, "Frame rate of --keypoints without a video (default: the file's, else 30).")
     start: str | None = opt(None, START_HELP)
     end: str | None = opt(None, END_HELP)

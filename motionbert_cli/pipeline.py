@@ -65,18 +65,19 @@ def lift_people(model, tracks: Tracks, sel: list[int], info: VideoInfo, opts: Po
                   pixel=opts.pixel, smoothing=opts.smooth, keypoints2d_drawn=kp2d_drawn, first_frame=info.start)
     if opts.pixel:
         return Motion3D(joints3d=pix.copy(), metric_scale=np.ones(P, np.float32), **common)
-    return Motion3D(**common, **place_people(pix, kp2d, spans, info, opts.focal, opts.height))
+    return Motion3D(**common, **place_people(pix, kp2d, spans, info, opts.focal, opts.height, opts.steady_bones))
 
 
 def place_people(pix: np.ndarray, kp2d: np.ndarray, spans: list[tuple[int, int]], info: VideoInfo,
-                 focal: float | None, height: float | None) -> dict:
+                 focal: float | None, height: float | None, steady: bool = True) -> dict:
     """The people in metres and in the camera, as pose3d and live write them.
 
     pix [P, T, 17, 3]: the lifter's output in pixels (NaN where unseen); kp2d [P, T, 17, 3]: their 2D (for the
     optical axis when the frame is unknown); spans: each person's first and last frame + 1. Each is unprojected
     through the camera (`focal`, else the video's or keypoint file's, else the longer frame side), sized by
     their limb lengths (`height`, else an average adult) and placed at the distance those give
-    (camera.place_in_metres); the floor under them is fitted for the Y-up files (ground.py).
+    (camera.place_in_metres; steady: each bone then held at one length, camera.steady_bones); the floor under
+    them is fitted for the Y-up files (ground.py).
     Returns Motion3D's placement fields: joints3d, joints3d_camera, metric_scale [P], focal_length,
     principal_point [P, 2], camera, floor."""
     P = len(pix)
@@ -89,8 +90,9 @@ def place_people(pix: np.ndarray, kp2d: np.ndarray, spans: list[tuple[int, int]]
         if not info.size_known:  # no frame, so no principal point: centred on the person, shape as lifted
             centres[p] = person_centre(kp2d[p, s:e])
         joints[p, s:e], cam[p, s:e], scales[p] = place_in_metres(pix[p, s:e], f, tuple(centres[p]), limbs,
-                                                                 info.fps, perspective=info.size_known)
+                                                                 info.fps, perspective=info.size_known, steady=steady)
     return dict(joints3d=joints, joints3d_camera=cam, metric_scale=scales, focal_length=float(f),
+                bones="steady" if steady and info.size_known else "as lifted",
                 principal_point=centres, camera=camera_note(info, focal), floor=fit_floor(list(cam)) if P else None)
 
 

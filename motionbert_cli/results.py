@@ -43,6 +43,7 @@ class Motion3D:
     principal_point: np.ndarray | None = None  # [P, 2] pixels, the unprojection's (None with pixel=True)
     camera: str | None = None           # how the camera was modelled (pipeline.camera_note)
     floor: object | None = None         # ground.Floor under everyone (camera frame), None with pixel=True
+    bones: str = "as lifted"            # "steady": each person's bones held at one length (camera.steady_bones)
 
     @property
     def units(self) -> str:

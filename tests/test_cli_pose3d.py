@@ -166,6 +166,7 @@ def test_keypoint_file_reproduces_detection_path(single, ckpt, tmp_path):
                "-o", out4))
     d4 = np.load(out4 / "motion.npz")
     assert "not unprojected" in str(d4["camera"]) and d4["principal_point"].shape == (1, 2)
+    assert str(d2["bones"]) == "steady" and str(d4["bones"]) == "as lifted"  # no viewing rays without a frame
     c = d4["principal_point"][0]
     seen = d2["keypoints2d"][0][..., 2] > 0
     assert (d2["keypoints2d"][0][..., 0][seen].min() < c[0] < d2["keypoints2d"][0][..., 0][seen].max())
