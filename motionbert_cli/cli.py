@@ -294,7 +294,7 @@ def action(
 ):
     """Recognise the action in CLIP, or match it against your own examples (--gallery).
 
-    Without --checkpoint: the shipped everyday-action model (walk, run, wave, bow...; models/README_action.md).
+    Without --checkpoint: the shipped model: 22 everyday and sport classes (walk, sit, wave, box...; models/README_action.md).
     With an official NTU-60/120 checkpoint: NTU RGB+D classes; with one from `train action`: its classes.
     Single-person models (ours) label the most prominent person (--person: a track id, or all); official NTU
     models see the two most prominent together. A low score answers 'unsure'."""
@@ -375,10 +375,12 @@ def action(
                     timeline = Table(title=f"{name}: timeline ({window:g} s windows)")
                     for c in ("start s", "end s", "class", "score"):
                         timeline.add_column(c, justify="left" if c == "class" else "right")
-                    for lab in windows:
-                        timeline.add_row(f"{lab.start_s:.1f}", f"{lab.end_s:.1f}", lab.label, f"{lab.score:.3f}")
+                    for lab in windows:  # a window is unsure on the same terms as the clip
+                        said = lab.label if lab.score >= min_score else f"unsure ({lab.label})"
+                        timeline.add_row(f"{lab.start_s:.1f}", f"{lab.end_s:.1f}", said, f"{lab.score:.3f}")
                     tables.append(timeline)
-                    entry["windows"] = [asdict(lab) for lab in windows]
+                    entry["windows"] = [{**asdict(lab), "prediction": lab.label if lab.score >= min_score else "unsure"}
+                                        for lab in windows]
                 people.append(entry)
             best = max(people, key=lambda e: e["top_k"][0]["score"])  # the clip's label: the surest person's
             result.update({k: v for k, v in best.items() if k != "person"})

@@ -110,6 +110,8 @@ def test_default_model_labels_the_main_person_or_each(tmp_path):
     assert d["checkpoint"].endswith("motionbert_cpu_action.bin") and len(d["track_ids"]) == 1
     names = load_model(d["checkpoint"]).meta["classes"]
     assert "people" not in d and d["prediction"] in names + ["unsure"] and d["windows"]
+    for w in d["windows"]:  # each window is unsure on the clip's terms (--min-score 0.4)
+        assert w["label"] in names and w["prediction"] == (w["label"] if w["score"] >= 0.4 else "unsure")
     res = run_cli("action", clip, "--json", out, "--window", "3", "--person", "all")
     assert res.returncode == 0, res.stderr[-2000:]
     d_all = json.loads(out.read_text())
