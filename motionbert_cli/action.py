@@ -197,15 +197,26 @@ def embed(model, x: np.ndarray, device: str = "cpu") -> np.ndarray:
     return torch.nn.functional.normalize(feat, dim=-1).cpu().numpy()
 
 
-def window_clips(ck: ClipKeypoints, seconds: float) -> list[tuple[float, float, list[np.ndarray]]]:
-    """Successive windows of `seconds`: (start_s, end_s, people keypoints cut to the window)."""
+def window_clips(ck: ClipKeypoints, seconds: float,
+                 context_s: float | None = None) -> list[tuple[float, float, list[np.ndarray]]]:
+    """Successive windows of `seconds`: (start_s, end_s, people keypoints cut to the window).
+
+    context_s: each window's keypoints are cut to at least this long, centred on the window as far as the clip
+    allows, so a network whose window is longer than `seconds` sees the motion at its real speed instead of
+    stretched to fill it (a 2 s cut fed to an 81-frame window would move at 74% of its speed)."""
     step = max(2, int(round(seconds * ck.fps)))
+    need = int(round((context_s or 0) * ck.fps))
     out = []
     for s in range(0, ck.num_frames, step):
         e = min(ck.num_frames, s + step)
         if e - s < max(2, step // 4) and out:
             break  # a short tail would be classified on too little motion
-        people = [k[s:e] for k in ck.kpts if (k[s:e, :, 2] > 0).any()]
+        a, b = s, e
+        if b - a < need:  # widen about the window's centre, then shift to stay inside the clip
+            a = max(0, (s + e - need) // 2)
+            b = min(ck.num_frames, a + need)
+            a = max(0, b - need)
+        people = [k[a:b] for k in ck.kpts if (k[s:e, :, 2] > 0).any()]
         if people:
             out.append((s / ck.fps, e / ck.fps, people))
     return out
@@ -320,7 +331,8 @@ def classify_clip(model, ck: ClipKeypoints, names: list[str], device: str, top_k
     scores = _scores(model, ck.kpts, ck, device)
     top = [Label(int(i), names[i], float(scores[i])) for i in np.argsort(scores)[::-1][:top_k]]
     timeline = []
-    for s, e, people in (window_clips(ck, window_s) if window_s else []):
+    context = min(243, model.cfg.maxlen) / WINDOW_FPS if windowed(model) else None  # the network's own span
+    for s, e, people in (window_clips(ck, window_s, context) if window_s else []):
         sc = _scores(model, people, ck, device)
         i = int(np.argmax(sc))
         timeline.append(Label(i, names[i], float(sc[i]), s, e))

@@ -8,7 +8,8 @@ import torch
 
 from conftest import FIXTURES, VIDEOS, need, run_cli
 from motionbert_cli import load_model
-from motionbert_cli.action import class_names, classify, embed, prepare_ntu, resample_indices
+from motionbert_cli.action import (ClipKeypoints, class_names, classify, embed, prepare_ntu, resample_indices,
+                                   window_clips)
 from test_cli_pose3d import one_line_error
 
 
@@ -142,3 +143,23 @@ def test_too_short_or_unsure_clips_say_so(tmp_path):
     res = run_cli("action", clip, "--end", "3", "--min-score", "0.99", "--json", out)
     assert res.returncode == 0, res.stderr[-2000:]
     assert json.loads(out.read_text())["prediction"] == "unsure" and "unsure" in res.stdout
+
+
+def test_timeline_windows_shorter_than_the_network_see_it_at_real_speed():
+    """--window 2 with an 81-frame model: each window's label comes from 2.7 s of motion centred on it (inside
+    the clip), not from 2 s stretched to 81 frames; the spans reported stay the 2 s windows."""
+    T, fps = 300, 30.0
+    k = np.zeros((T, 17, 3), np.float32)
+    k[..., 0] = np.arange(T)[:, None]  # frame index in x, to read back where each cut came from
+    k[..., 2] = 1.0
+    ck = ClipKeypoints([k], (1000, 1000), fps, T, "h36m")
+    wins = window_clips(ck, 2.0, context_s=81 / 30)
+    assert [(a, b) for a, b, _ in wins] == [(2.0 * i, 2.0 * i + 2.0) for i in range(5)]
+    for a, b, (cut,) in wins:
+        frames = cut[:, 0, 0]
+        assert len(cut) == 81 and np.all(np.diff(frames) == 1) and 0 <= frames[0] and frames[-1] < T
+        if 0 < a and b < T / fps:  # away from the clip's ends: centred on the window
+            assert abs((frames[0] + frames[-1]) / 2 - (a + b) / 2 * fps) <= 1
+    assert wins[0][2][0][0, 0, 0] == 0 and wins[-1][2][0][-1, 0, 0] == T - 1
+    # 3 s windows are long enough already; only the 1 s tail (frames 270-299) is widened
+    assert [len(cut) for _, _, (cut,) in window_clips(ck, 3.0, context_s=81 / 30)] == [90, 90, 90, 81]
