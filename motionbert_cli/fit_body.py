@@ -196,7 +196,7 @@ class AnnyFitter:
         # (camera.steady_bones) a body fits the lifted joints to ~1 cm, so the balance can lean on the
         # detections, which are what the rendered video is judged against: at 10 the body's keypoints land
         # 2.5-7.5 px (median) from them and its joints stay 19-24 mm from the lifted ones (bench_mesh.py;
-        # 1: 3.5-11.5 px and 10-11 mm; 8: 2.7-7.9 px and 18-22 mm; 12: 2.4-7.2 px and 20-25 mm).
+        # 1: 3.8-11.5 px and 10-11 mm; 8: 2.7-7.9 px and 18-22 mm; 12: 2.4-7.2 px and 20-25 mm).
         self.w2d = 10.0
         # what the lifted joints are (lift.detector_share): 0 = mocap joint centres (our H36M-trained lifters
         # and MotionBERT's), 1 = COCO points after coco_to_h36m (hips and shoulders on the surface, thorax
