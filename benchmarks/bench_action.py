@@ -19,7 +19,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from motionbert_cli.action import classify, prepare_windows
+from motionbert_cli.action import classify, model_frames, prepare_windows
 from motionbert_cli.action_train import (HELD_OUT_VIEWS, ActionTrainConfig, class_folders, load_example, predict,
                                          validation_inputs)
 from motionbert_cli.checkpoint import load_model
@@ -56,7 +56,7 @@ def main() -> None:
     con = Console()
     model = load_model(args.checkpoint)
     names = model.meta["classes"]
-    T = min(243, model.cfg.maxlen)
+    T = model_frames(model)
     cfg = ActionTrainConfig()
     if args.val:
         exs = []

@@ -48,6 +48,11 @@ def class_names(num_classes: int, labels_file: str | Path | None = None,
     return names
 
 
+def model_frames(model) -> int:
+    """Frames the network sees at once: its window, capped at the official 243."""
+    return min(243, model.cfg.maxlen)
+
+
 def resample_indices(n: int, target: int) -> np.ndarray:
     """Official test-time resampling: `target` evenly spaced frame indices over n frames."""
     return np.linspace(0, n, num=target, endpoint=False, dtype=int)
@@ -257,7 +262,7 @@ def build_gallery(folder: Path, model, detector, device: str, imgsz: int, stages
         with np.load(cache, allow_pickle=False) as d:
             if str(d["key"]) == key:
                 return list(d["labels"]), list(d["files"]), d["embeddings"]
-    T = min(243, model.cfg.maxlen)
+    T = model_frames(model)
     embs = []
     for label, f in items:
         ck = clip_keypoints(f, detector, device, imgsz, stages)
@@ -294,7 +299,7 @@ class Label:
 def match_gallery(model, ck: ClipKeypoints, names: list[str], files: list[str], E: np.ndarray, device: str,
                   top_k: int) -> list[Match]:
     """Rank the gallery's actions by the best cosine similarity of any of their examples to the clip."""
-    T = min(243, model.cfg.maxlen)
+    T = model_frames(model)
     q = embed(model, prepare_ntu(ck.kpts, ck.frame_size, T, ck.layout)[None], device)[0]
     best: dict[str, Match] = {}
     for n, f, s in zip(names, files, E @ q):
@@ -317,7 +322,7 @@ def _scores(model, people: list[np.ndarray], ck: ClipKeypoints, device: str) -> 
     """Class scores [classes] for people's keypoints: one input with both people, prepared as the official
     NTU pipeline does (official models), or each person alone in windows at 30 fps and the more confident
     person's scores (ours, from `train action`)."""
-    T = min(243, model.cfg.maxlen)
+    T = model_frames(model)
     if not windowed(model):
         return classify(model, prepare_ntu(people, ck.frame_size, T, ck.layout)[None], device)[0]
     sc = np.stack([classify(model, prepare_windows(k, ck.frame_size, ck.fps, T, ck.layout)[None], device)[0]
@@ -331,7 +336,7 @@ def classify_clip(model, ck: ClipKeypoints, names: list[str], device: str, top_k
     scores = _scores(model, ck.kpts, ck, device)
     top = [Label(int(i), names[i], float(scores[i])) for i in np.argsort(scores)[::-1][:top_k]]
     timeline = []
-    context = min(243, model.cfg.maxlen) / WINDOW_FPS if windowed(model) else None  # the network's own span
+    context = model_frames(model) / WINDOW_FPS if windowed(model) else None  # the network's own span
     for s, e, people in (window_clips(ck, window_s, context) if window_s else []):
         sc = _scores(model, people, ck, device)
         i = int(np.argmax(sc))

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .action import KEYPOINT_EXTS, VIDEO_EXTS, clip_keypoints, prepare_windows
+from .action import KEYPOINT_EXTS, VIDEO_EXTS, clip_keypoints, model_frames, prepare_windows
 from .checkpoint import CheckpointError, default_checkpoint, load_model, save_model
 from .errors import UserError
 from .heads import ActionConfig, ActionNet
@@ -268,7 +268,7 @@ def train_action(data: Path, out: Path, cfg: ActionTrainConfig, *, init: Path | 
     else:
         train_files, val_files = split_examples(classes, cfg.val_split, rng)
     model, warm = action_model(init, names, cfg, heads)
-    T = min(243, model.cfg.maxlen)
+    T = model_frames(model)
 
     def load(items, what):
         exs = []
