@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .keypoints import H36M_BONES, H36M_FLIP_PERM
+
 # H36M-17 limbs whose metric length is stable (thigh, shin, upper arm, forearm; left then right) and the mean
 # adult lengths in metres (Human3.6M's subjects), used when the body's own size is unknown.
 LIMBS = [(4, 5), (5, 6), (1, 2), (2, 3), (11, 12), (12, 13), (14, 15), (15, 16)]
@@ -216,8 +218,8 @@ def camera_joints(pix3d: np.ndarray, focal: float, centre: tuple[float, float],
     return root[:, None] + (u - u[:, :1]) * k
 
 
-# Bones that are one person's left and right sides (indices into H36M_BONES): held at their mean length.
-_BONE_MIRROR = {0: 3, 1: 4, 2: 5, 3: 0, 4: 1, 5: 2, 10: 13, 11: 14, 12: 15, 13: 10, 14: 11, 15: 12}
+# Each bone's mirror image (index into H36M_BONES; the spine's are themselves): held at their mean length.
+_BONE_MIRROR = [H36M_BONES.index(tuple(H36M_FLIP_PERM[j] for j in bone)) for bone in H36M_BONES]
 # How far a bone's correction may move a joint across its viewing ray, as a share of the move along it: the
 # 2D (the ray) is far surer than the lifted depth. Chosen on Human3.6M S8 (a training subject) through its
 # cameras with the training's detector-like 2D and pose3d's default pair, benchmarks/bench_steady_bones.py
@@ -233,15 +235,13 @@ def steady_bones(cam: np.ndarray, across_ray: float = ACROSS_RAY, iterations: in
     length by moving its two ends along the bone (position-based projection, `iterations` sweeps; the pelvis,
     which placement put on its own 2D, does not move), mostly along each joint's viewing ray so the 2D the
     body was lifted from stays where it is."""
-    from .keypoints import H36M_BONES
-
     J = np.array(cam, np.float64, copy=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a person never placed: all NaN, returned as such
         L = np.array([np.nanmedian(np.linalg.norm(J[:, b] - J[:, a], axis=-1)) for a, b in H36M_BONES])
     if not np.isfinite(L).all():
         return J
-    L = np.array([(L[i] + L[_BONE_MIRROR[i]]) / 2 if i in _BONE_MIRROR else L[i] for i in range(len(L))])
+    L = (L + L[_BONE_MIRROR]) / 2
     for _ in range(iterations):
         for (a, b), length in zip(H36M_BONES, L):
             d = J[:, b] - J[:, a]
