@@ -21,14 +21,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import motionbert_cli.camera as camera  # noqa: E402
+from motionbert_cli.camera import steady_bones  # noqa: E402
 from motionbert_cli.evaluate import p_mpjpe  # noqa: E402
 from motionbert_cli.lift import load_pose3d  # noqa: E402
 from motionbert_cli.mocap import load_h36m_cameras, read_npz  # noqa: E402
 from motionbert_cli.pipeline import Pose3dOptions, lift_people  # noqa: E402
 from motionbert_cli.synth import AugmentConfig, detector_noise, detector_view, place_in_studio  # noqa: E402
-from motionbert_cli.tracks import Tracks  # noqa: E402
 from motionbert_cli.video import VideoInfo  # noqa: E402
+
+from bench_h36m import h36m_tracks  # noqa: E402  (one person's keypoints as pose3d --keypoints reads them)
 
 SHARES = (1.0, 0.5, 0.25, 0.1)
 
@@ -46,35 +47,29 @@ def main() -> None:
     aug = AugmentConfig(drift_px=0.015, burst_p=0.006, swap_p=0.003)  # the stage 16-20 training's detector errors
     cams = load_h36m_cameras(shared / "data/eval/h36m_sample/cameras.pkl", subjects=("S8",))
     model = load_pose3d(None, None, "cpu")
-    steady = camera.steady_bones
-    camera.steady_bones = lambda cam, **kw: cam  # placement without the step; each share applied below
     errs: dict = {}
     print(f"lifter: {model.source}; {args.fps:g} fps")
     print("| take | frames | without | " + " | ".join(f"across_ray {s:g}" for s in SHARES) + " |")
     print("|---|---|---|" + "---|" * len(SHARES))
-    try:
-        for i, path in enumerate(files):
-            m = read_npz(path)
-            j = place_in_studio(m.joints[:1500:max(1, int(round(m.fps / args.fps)))].astype(np.float64), rng, 1.5)
-            cam = cams[i % len(cams)]
-            truth = (j - cam.centre) @ cam.R
-            seen = (detector_view(j, "h36m") - cam.centre) @ cam.R
-            uv, conf = detector_noise(cam.f * seen[..., :2] / seen[..., 2:] + np.asarray(cam.c), rng, aug)
-            tracks = Tracks(len(uv))
-            tracks.ids, tracks.kpts, tracks.boxes, tracks.layout = [1], [np.concatenate([uv, conf], -1)
-                                                                         .astype(np.float32)], [np.zeros((len(uv), 4))], "h36m"
-            info = VideoInfo(path=None, fps=args.fps, width=1000, height=1000, frames=len(uv))
-            placed = lift_people(model, tracks, [0], info, Pose3dOptions(video=None)).joints3d_camera[0].astype(np.float64)
-            gt = (truth - truth[:, :1]) * 1000
-            row = []
-            for share in (None,) + SHARES:
-                p = placed if share is None else steady(placed, across_ray=share)
-                e = p_mpjpe((p - p[:, :1]) * 1000, gt)
-                errs.setdefault(share, []).append(e)
-                row.append(f"{e.mean():.1f}")
-            print(f"| {Path(path).stem} | {len(uv)} | " + " | ".join(row) + " |", flush=True)
-    finally:
-        camera.steady_bones = steady
+    for i, path in enumerate(files):
+        m = read_npz(path)
+        j = place_in_studio(m.joints[:1500:max(1, int(round(m.fps / args.fps)))].astype(np.float64), rng, 1.5)
+        cam = cams[i % len(cams)]
+        truth = (j - cam.centre) @ cam.R
+        seen = (detector_view(j, "h36m") - cam.centre) @ cam.R
+        uv, conf = detector_noise(cam.f * seen[..., :2] / seen[..., 2:] + np.asarray(cam.c), rng, aug)
+        tracks = h36m_tracks(np.concatenate([uv, conf], -1).astype(np.float32))
+        info = VideoInfo(path=None, fps=args.fps, width=1000, height=1000, frames=len(uv))
+        opts = Pose3dOptions(video=None, steady_bones=False)  # placement without the step; each share below
+        placed = lift_people(model, tracks, [0], info, opts).joints3d_camera[0].astype(np.float64)
+        gt = (truth - truth[:, :1]) * 1000
+        row = []
+        for share in (None,) + SHARES:
+            p = placed if share is None else steady_bones(placed, across_ray=share)
+            e = p_mpjpe((p - p[:, :1]) * 1000, gt)
+            errs.setdefault(share, []).append(e)
+            row.append(f"{e.mean():.1f}")
+        print(f"| {Path(path).stem} | {len(uv)} | " + " | ".join(row) + " |", flush=True)
     print("| all | " + str(sum(len(e) for e in errs[None])) + " | "
           + " | ".join(f"**{np.concatenate(errs[s]).mean():.1f}**" for s in (None,) + SHARES) + " |")
 
