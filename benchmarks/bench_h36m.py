@@ -205,12 +205,11 @@ def placement(cam: np.ndarray, gt: np.ndarray, up: np.ndarray, floor_offset: flo
     floor = LAST_CAMERA.get("floor")
     own = (np.min(floor.height(cam[ok][:, [3, 6]]), axis=1) if floor is not None else np.full(int(ok.sum()), np.nan))
     # and in the BVH as written (the camera frame levelled by that floor, the person's own floor added)
-    from motionbert_cli.bvh import BVH_NAMES, bvh_from_camera, forward_kinematics
+    from motionbert_cli.bvh import FEET, bvh_from_camera, forward_kinematics
     from motionbert_cli.ground import level
 
     skel, local, root, _ = bvh_from_camera(cam @ (level(floor) if floor is not None else np.eye(3)).T)
-    feet = [BVH_NAMES.index("LeftFoot"), BVH_NAMES.index("RightFoot")]
-    bvh = np.min(forward_kinematics(local, root, skel.offsets)[ok][:, feet, 1], axis=1)
+    bvh = np.min(forward_kinematics(local, root, skel.offsets)[ok][:, FEET, 1], axis=1)
     return {"pelvis_err_m": float(np.linalg.norm(e, axis=-1).mean()), "depth_err_m": float(np.abs(e[:, 2]).mean()),
             "depth_swing_pct": swing,
             "path_pred_m": path(cam[ok]), "path_gt_m": path(gt[ok]),

@@ -35,6 +35,7 @@ SKELETON = [("Hips", -1, 0),
 BVH_NAMES = [n for n, _, _ in SKELETON]
 PARENTS = [p for _, p, _ in SKELETON]
 SOURCE = [h for _, _, h in SKELETON]                  # BVH joint -> H36M index
+FEET = [BVH_NAMES.index("LeftFoot"), BVH_NAMES.index("RightFoot")]  # the ankles (H36M has no toes)
 N = len(SKELETON)
 _CHILDREN = {j: [c for c in range(N) if PARENTS[c] == j] for j in range(N)}
 # Bones whose rest direction is fixed (T-pose): child -> direction from its parent.
@@ -195,8 +196,7 @@ def bvh_from_camera(joints_cam: np.ndarray) -> tuple[BvhSkeleton, np.ndarray, np
     # at its height above the floor in the median seen frame (ground.py: a low percentile left the feet
     # floating by the ankles' noise).
     fk = forward_kinematics(local, root, skel.offsets)[np.isfinite(b).all(axis=(1, 2))]
-    feet = [BVH_NAMES.index("LeftFoot"), BVH_NAMES.index("RightFoot")]
-    skel.floor = ANKLE_HEIGHT_M - float(np.median(fk[:, feet, 1].min(1)))
+    skel.floor = ANKLE_HEIGHT_M - float(np.median(fk[:, FEET, 1].min(1)))
     lift = np.array([0.0, skel.floor, 0.0])
     return skel, local, root + lift, filled + lift
 
