@@ -356,6 +356,10 @@ def action(
                          for i in range(len(ck.kpts))] if act.single_person(model) and len(ck.kpts) > 1
                         else [(None, ck)])
             people = []
+
+            def said(lab) -> str:  # the clip's and each window's answer: a class, or unsure under --min-score
+                return lab.label if lab.score >= min_score else "unsure"
+
             for who, sub in subjects:
                 top, windows = act.classify_clip(model, sub, cls, dev, top_k, window)
                 name = clip.name + (f", {who}" if who else "")
@@ -365,10 +369,9 @@ def action(
                 for r, lab in enumerate(top, 1):
                     table.add_row(str(r), f"A{lab.index + 1:03d} {lab.label}" if ntu else lab.label, f"{lab.score:.3f}")
                 tables.append(table)
-                sure = top[0].score >= min_score
                 entry = {"person": who, "top_k": [{"index": lab.index, "label": lab.label, "score": lab.score}
-                                                  for lab in top], "prediction": top[0].label if sure else "unsure"}
-                if not sure:
+                                                  for lab in top], "prediction": said(top[0])}
+                if entry["prediction"] == "unsure":
                     table.caption = (f"unsure: the best class scores {top[0].score:.2f} < --min-score "
                                      f"{min_score:g}")
                 if window:
@@ -376,11 +379,10 @@ def action(
                     for c in ("start s", "end s", "class", "score"):
                         timeline.add_column(c, justify="left" if c == "class" else "right")
                     for lab in windows:  # a window is unsure on the same terms as the clip
-                        said = lab.label if lab.score >= min_score else f"unsure ({lab.label})"
-                        timeline.add_row(f"{lab.start_s:.1f}", f"{lab.end_s:.1f}", said, f"{lab.score:.3f}")
+                        shown = said(lab) if said(lab) != "unsure" else f"unsure ({lab.label})"
+                        timeline.add_row(f"{lab.start_s:.1f}", f"{lab.end_s:.1f}", shown, f"{lab.score:.3f}")
                     tables.append(timeline)
-                    entry["windows"] = [{**asdict(lab), "prediction": lab.label if lab.score >= min_score else "unsure"}
-                                        for lab in windows]
+                    entry["windows"] = [{**asdict(lab), "prediction": said(lab)} for lab in windows]
                 people.append(entry)
             best = max(people, key=lambda e: e["top_k"][0]["score"])  # the clip's label: the surest person's
             result.update({k: v for k, v in best.items() if k != "person"})
