@@ -86,13 +86,14 @@ def place_people(pix: np.ndarray, kp2d: np.ndarray, spans: list[tuple[int, int]]
     f, centre = default_intrinsics(info.size, focal or info.focal)
     centres = np.tile(np.asarray(centre, np.float32), (P, 1))
     limbs = limbs_for_height(height)
+    steady = steady and info.size_known  # no frame, no viewing rays: the lifter's shape is kept (place_in_metres)
     for p, (s, e) in enumerate(spans):
         if not info.size_known:  # no frame, so no principal point: centred on the person, shape as lifted
             centres[p] = person_centre(kp2d[p, s:e])
         joints[p, s:e], cam[p, s:e], scales[p] = place_in_metres(pix[p, s:e], f, tuple(centres[p]), limbs,
                                                                  info.fps, perspective=info.size_known, steady=steady)
     return dict(joints3d=joints, joints3d_camera=cam, metric_scale=scales, focal_length=float(f),
-                bones="steady" if steady and info.size_known else "as lifted",
+                bones="steady" if steady else "as lifted",
                 principal_point=centres, camera=camera_note(info, focal), floor=fit_floor(list(cam)) if P else None)
 
 
