@@ -55,6 +55,8 @@ def thorax(neck, lsho, rsho):
     """The body's H36M thorax from its neck01 head and shoulder joints ([..., 3], NumPy or torch)."""
     mid = (lsho + rsho) / 2
     return mid + THORAX * (neck - mid)
+
+
 BODY_TYPES = {"neutral": 0.5, "female": 0.0, "male": 1.0}  # --body: anny's gender phenotype
 
 
